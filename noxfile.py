@@ -1,0 +1,91 @@
+"""Development sessions; ``python dev.py SESSION`` runs them without installing anything first.
+
+PostgreSQL comes from ``devdb.py``: ``DATABASE_URL`` when set, else an embedded server.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+# Interpreters come from PATH (dev.py adds pyenv's); never fetch one from the network.
+nox.options.download_python = "never"
+
+LINT_PYTHON = "3.11"
+# Checkers are pinned so a new release cannot turn CI red on its own; bump them on purpose.
+RUFF = "ruff==0.17.6"
+MYPY = ["mypy==2.4.1", "django-stubs==6.1.2"]
+DJANGO = {"5.2": "django>=5.2,<5.3", "6": "django>=6.0,<7"}
+
+# (python, django, driver): each supported Django on its oldest Python, with each driver.
+MATRIX = [
+    ("3.11", "5.2", "psycopg2"),
+    ("3.11", "5.2", "psycopg"),
+    ("3.12", "6", "psycopg2"),
+    ("3.12", "6", "psycopg"),
+]
+
+_CHECK_DRIVER = """\
+import sys, django
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+used = "psycopg" if is_psycopg3 else "psycopg2"
+print(f"Python {sys.version.split()[0]}, Django {django.__version__}, driver {used}")
+sys.exit(used != sys.argv[1])
+"""
+
+
+@nox.session
+@nox.parametrize(
+    ("python", "django", "driver"),
+    [nox.param(*row, id=f"django='{row[1]}', driver='{row[2]}'") for row in MATRIX],
+)
+def tests(session: nox.Session, django: str, driver: str) -> None:
+    """Run pytest against one Python x Django x database driver combination."""
+    # Only one driver is installed: with both importable Django silently picks psycopg 3.
+    session.install(f".[test,{driver}]", DJANGO[django])
+    session.run("python", "-c", _CHECK_DRIVER, driver)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=LINT_PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install(RUFF)
+    session.run("ruff", "check", *session.posargs)
+    session.run("ruff", "format", "--check", *session.posargs)
+
+
+@nox.session(python=LINT_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the packages with mypy and django-stubs."""
+    session.install(".[test,psycopg]", *MYPY)
+    # The django-stubs plugin imports the test settings; a URL keeps devdb from starting Postgres.
+    env = {"DATABASE_URL": "postgresql://localhost/typecheck"}
+    session.run("python", "-m", "mypy", *session.posargs, env=env)
+
+
+@nox.session(python=LINT_PYTHON)
+def demo(session: nox.Session) -> None:
+    """Run the example project: migrate, seed, print the login, serve (``python -m example_project``)."""
+    session.install(".[psycopg]", "pgserver")
+    session.run("python", "-m", "example_project", *session.posargs)
+
+
+@nox.session(python=LINT_PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Drive the admin in headless Chromium with Playwright."""
+    session.install(".[e2e,psycopg]")
+    if not shutil.which("chromium"):
+        session.warn("chromium not found on PATH; install Debian's chromium package")
+    session.run("pytest", "e2e", *session.posargs)
+
+
+@nox.session(python=LINT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Compare write and read costs with django-pghistory and django-simple-history."""
+    session.install(".[bench,psycopg]")
+    session.run("python", "-m", "bench", *session.posargs)

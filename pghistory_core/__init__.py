@@ -1,0 +1,86 @@
+"""Change history for Django models, recorded by Postgres triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pghistory_core.commands import command_context
+from pghistory_core.conditions import (
+    AllChange,
+    AllDontChange,
+    AnyChange,
+    AnyDontChange,
+    Condition,
+    F,
+    Q,
+)
+from pghistory_core.event_model import create_event_model, track
+from pghistory_core.fields import (
+    ContextForeignKey,
+    ContextJSONField,
+    ContextUUIDField,
+    Field,
+    ForeignKey,
+    ObjForeignKey,
+    ProxyField,
+    RelatedField,
+)
+from pghistory_core.runtime import context
+from pghistory_core.trackers import (
+    DeleteEvent,
+    InsertEvent,
+    ManualEvent,
+    New,
+    Old,
+    RowEvent,
+    Tracker,
+    UpdateEvent,
+)
+
+__all__ = [
+    "AllChange",
+    "AllDontChange",
+    "AnyChange",
+    "AnyDontChange",
+    "Condition",
+    "ContextForeignKey",
+    "ContextJSONField",
+    "ContextUUIDField",
+    "DeleteEvent",
+    "F",
+    "Field",
+    "ForeignKey",
+    "InsertEvent",
+    "ManualEvent",
+    "New",
+    "ObjForeignKey",
+    "Old",
+    "ProxyField",
+    "RelatedField",
+    "RowEvent",
+    "Tracker",
+    "UpdateEvent",
+    "bypass_append_only",
+    "command_context",
+    "context",
+    "create_event",
+    "create_event_model",
+    "track",
+]
+
+
+def create_event(obj: Any, *, label: str, using: str | None = None) -> Any:
+    """Record a manual event with ``obj``'s current database values (see ``ManualEvent``)."""
+    from pghistory_core.revert import create_event as _create_event
+
+    return _create_event(obj, label=label, using=using)
+
+
+def bypass_append_only(*event_models: Any, databases: list[str] | None = None) -> Any:
+    """Allow UPDATE/DELETE on append-only event tables inside a ``with`` block (for pruning).
+
+    The bypass is explicit and recorded: it opens a context with ``pgh_bypass_append_only``.
+    """
+    from pghistory_core.append_only import bypass
+
+    return bypass(*event_models, databases=databases)

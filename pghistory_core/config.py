@@ -1,0 +1,118 @@
+"""Settings, read when used (never at import) so ``override_settings`` works everywhere."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pgtrigger
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from pghistory_core import fields as config_fields
+    from pghistory_core.trackers import Tracker
+
+#: The sequence every event table draws ``pgh_id`` from, so ids order events across models.
+EVENT_ID_SEQUENCE = "pghistory_core_event_id_seq"
+#: Transaction-local settings the triggers read.
+CONTEXT_ID_SETTING = "pghistory.context_id"
+CONTEXT_METADATA_SETTING = "pghistory.context_metadata"
+
+
+def _get(name: str, default: Any) -> Any:
+    return getattr(settings, f"PGHISTORY_{name}", default)
+
+
+def default_trackers() -> list[Tracker] | None:
+    """``PGHISTORY_DEFAULT_TRACKERS``: trackers used by ``track()`` without arguments."""
+    return _get("DEFAULT_TRACKERS", None)
+
+
+def base_model() -> type:
+    """``PGHISTORY_BASE_MODEL``: the abstract base class of generated event models."""
+    from pghistory_core.models import Event
+
+    value = _get("BASE_MODEL", Event)
+    return import_string(value) if isinstance(value, str) else value
+
+
+def created_at_function() -> str:
+    """``PGHISTORY_CREATED_AT_FUNCTION``: SQL that stamps ``pgh_created_at`` in triggers."""
+    return _get("CREATED_AT_FUNCTION", "NOW()")
+
+
+def append_only() -> bool:
+    """``PGHISTORY_APPEND_ONLY``: protect event tables against UPDATE and DELETE."""
+    return bool(_get("APPEND_ONLY", False))
+
+
+def level() -> pgtrigger.Level:
+    """``PGHISTORY_LEVEL``: ``pgtrigger.Statement`` (default, set-based) or ``pgtrigger.Row``."""
+    return _get("LEVEL", pgtrigger.Statement)
+
+
+def json_encoder() -> type[DjangoJSONEncoder]:
+    """``PGHISTORY_JSON_ENCODER``: encoder for context metadata."""
+    value = _get("JSON_ENCODER", DjangoJSONEncoder)
+    return import_string(value) if isinstance(value, str) else value
+
+
+def middleware_methods() -> tuple[str, ...]:
+    """``PGHISTORY_MIDDLEWARE_METHODS``: HTTP methods the middleware opens a context for."""
+    return tuple(_get("MIDDLEWARE_METHODS", ("GET", "POST", "PUT", "PATCH", "DELETE")))
+
+
+def track_commands() -> bool:
+    """``PGHISTORY_TRACK_COMMANDS``: wrap management commands run from the CLI in a context."""
+    return bool(_get("TRACK_COMMANDS", True))
+
+
+def ignored_commands() -> tuple[str, ...]:
+    """``PGHISTORY_IGNORED_COMMANDS``: long-running commands that must not share one context."""
+    return tuple(
+        _get(
+            "IGNORED_COMMANDS",
+            ("runserver", "testserver", "shell", "dbshell", "runserver_plus", "shell_plus"),
+        )
+    )
+
+
+def field() -> config_fields.Field:
+    """``PGHISTORY_FIELD``: how tracked fields are copied onto event models."""
+    from pghistory_core.fields import Field
+
+    return _get("FIELD", Field())
+
+
+def related_field() -> config_fields.RelatedField:
+    """``PGHISTORY_RELATED_FIELD``: how tracked relations are copied."""
+    from pghistory_core.fields import RelatedField
+
+    return _get("RELATED_FIELD", RelatedField())
+
+
+def foreign_key_field() -> config_fields.ForeignKey:
+    """``PGHISTORY_FOREIGN_KEY_FIELD``: how tracked foreign keys are copied (unconstrained)."""
+    from pghistory_core.fields import ForeignKey
+
+    return _get("FOREIGN_KEY_FIELD", ForeignKey())
+
+
+def obj_field() -> config_fields.ObjForeignKey:
+    """``PGHISTORY_OBJ_FIELD``: the ``pgh_obj`` field pointing at the tracked row."""
+    from pghistory_core.fields import ObjForeignKey
+
+    return _get("OBJ_FIELD", ObjForeignKey())
+
+
+def context_field() -> config_fields.ContextForeignKey | config_fields.ContextJSONField:
+    """``PGHISTORY_CONTEXT_FIELD``: ``ContextForeignKey()`` (default) or ``ContextJSONField()``."""
+    from pghistory_core.fields import ContextForeignKey
+
+    return _get("CONTEXT_FIELD", ContextForeignKey())
+
+
+def context_id_field() -> config_fields.ContextUUIDField | None:
+    """``PGHISTORY_CONTEXT_ID_FIELD``: with a JSON context, also store the context id."""
+    return _get("CONTEXT_ID_FIELD", None)

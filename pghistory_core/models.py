@@ -1,0 +1,130 @@
+"""Models of the tracking layer: contexts, the abstract event, and the aggregate streams."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from pghistory_core.aggregate import EventsManager
+from pghistory_core.fields import NextEventId
+
+if TYPE_CHECKING:
+    from pghistory_core.trackers import Tracker
+
+
+class Context(models.Model):
+    """Who/what/where of a group of changes: one row per ``context()`` block or request."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    metadata = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="pghistory_core_ctx_created")]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Event(models.Model):
+    """Abstract base of every event model; generated models add the tracked fields."""
+
+    pgh_id = models.BigIntegerField(primary_key=True, db_default=NextEventId(), editable=False)
+    pgh_created_at = models.DateTimeField(auto_now_add=True)
+    pgh_label = models.TextField(help_text="The event label.")
+
+    pgh_tracked_model: ClassVar[type[models.Model]]
+    pgh_tracked_fields: ClassVar[list[str]] = []
+    pgh_trackers: ClassVar[list[Tracker]] = []
+    pgh_context_kind: ClassVar[str | None] = None
+    pgh_has_context_id: ClassVar[bool] = False
+    pgh_has_obj: ClassVar[bool] = False
+    pgh_level: ClassVar[Any] = None
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.pgh_label} #{self.pgh_id}"
+
+    @property
+    def pgh_data(self) -> dict[str, Any]:
+        """The tracked values of this event, keyed by attribute name."""
+        opts = self.pgh_tracked_model._meta
+        return {
+            opts.get_field(name).attname: getattr(self, type(self)._meta.get_field(name).attname)
+            for name in self.pgh_tracked_fields
+        }
+
+    def revert(self, using: str | None = None) -> models.Model:
+        """Restore the tracked row to this event's values; recreates a deleted row."""
+        from pghistory_core.revert import revert_event
+
+        return revert_event(self, using=using)
+
+
+class BaseEvents(models.Model):
+    """Columns shared by the aggregate streams."""
+
+    pgh_id = models.BigIntegerField(primary_key=True)
+    pgh_created_at = models.DateTimeField()
+    pgh_label = models.TextField()
+    pgh_model = models.TextField(help_text="The event model, as 'app_label.ModelName'.")
+    pgh_obj_model = models.TextField(help_text="The tracked model, as 'app_label.ModelName'.")
+    pgh_obj_id = models.TextField(null=True)
+    pgh_data = models.JSONField()
+    pgh_diff = models.JSONField(null=True)
+    pgh_context = models.ForeignKey(
+        Context, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    pgh_context_metadata = models.JSONField(null=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.pgh_model} {self.pgh_label} #{self.pgh_id}"
+
+    @property
+    def pgh_event(self) -> models.Model:
+        """The concrete event row behind this aggregate row."""
+        from django.apps import apps
+
+        return apps.get_model(self.pgh_model)._base_manager.get(pgh_id=self.pgh_id)
+
+
+class Events(BaseEvents):
+    """Every event of every event model as one stream (a ``UNION ALL`` of the event tables).
+
+    ``Events.objects.across(Model1Event, ...)`` narrows the models, ``tracks(*objs)`` keeps the
+    events of objects, ``references(*objs)`` also those whose foreign keys point at them.
+    """
+
+    objects = EventsManager()
+
+    class Meta:
+        managed = False
+        db_table = "pghistory_core_events"
+
+
+class MiddlewareEvents(BaseEvents):
+    """``Events`` with the ``user`` and ``url`` recorded by ``HistoryMiddleware``."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    url = models.TextField(null=True)
+
+    objects = EventsManager(middleware=True)
+
+    class Meta:
+        managed = False
+        db_table = "pghistory_core_middlewareevents"

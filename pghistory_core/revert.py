@@ -1,0 +1,101 @@
+"""Restoring tracked rows from events, and creating manual events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, models, router, transaction
+
+from pghistory_core.runtime import context
+from pghistory_core.triggers import quote
+
+if TYPE_CHECKING:
+    from pghistory_core.models import Event
+
+
+def revert_event(event: Event, using: str | None = None) -> models.Model:
+    """Write ``event``'s tracked values back to its row (recreating it when deleted).
+
+    The write goes through ``save()``, so it is recorded by the triggers like any change, with
+    ``reverted_event`` added to the context.
+    """
+    event_model = type(event)
+    tracked_model = event_model.pgh_tracked_model
+    if not event_model.pgh_has_obj:
+        raise ValueError(f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert.")
+    opts = tracked_model._meta
+    tracked = set(event_model.pgh_tracked_fields)
+    missing = [
+        field.name for field in opts.concrete_fields if field.name not in tracked and not field.primary_key
+    ]
+    using = using or router.db_for_write(tracked_model)
+    obj_id = event.pgh_obj_id  # type: ignore[attr-defined]
+    with transaction.atomic(using=using), context(reverted_event=f"{event_model._meta.label}:{event.pk}"):
+        obj = tracked_model._base_manager.using(using).filter(pk=obj_id).first()
+        created = obj is None
+        if created and missing:
+            raise ValueError(
+                f"Cannot recreate deleted {opts.label} {obj_id}: {event_model.__name__} does not "
+                f"track {', '.join(missing)}."
+            )
+        if created:
+            obj = tracked_model(pk=obj_id)
+        assert obj is not None
+        for name in event_model.pgh_tracked_fields:
+            field = opts.get_field(name)
+            if field.primary_key:
+                continue
+            setattr(obj, field.attname, getattr(event, event_model._meta.get_field(name).attname))
+        if created:
+            obj.save(using=using, force_insert=True)
+        else:
+            names = [name for name in event_model.pgh_tracked_fields if not opts.get_field(name).primary_key]
+            obj.save(using=using, update_fields=names)
+    return obj
+
+
+def create_event(obj: models.Model, *, label: str, using: str | None = None) -> Any:
+    """Record a manual event holding ``obj``'s current database values.
+
+    ``label`` must be the label of a tracker (usually ``ManualEvent``) of one of the object's
+    event models.
+    """
+    from pghistory_core.aggregate import event_models
+
+    candidates = [
+        event_model
+        for event_model in event_models()
+        if event_model.pgh_tracked_model._meta.concrete_model is obj._meta.concrete_model
+        and any(tracker.label == label for tracker in event_model.pgh_trackers)
+    ]
+    if not candidates:
+        raise ValueError(
+            f'"{label}" is not the label of a tracker of {obj._meta.label}; '
+            "add pghistory_core.ManualEvent(label) to its @track()."
+        )
+    if obj.pk is None:
+        raise ValueError(f"Save {obj._meta.label} before creating an event for it.")
+    event_model = candidates[0]
+    using = using or router.db_for_write(event_model)
+    from pghistory_core.triggers import _insert
+
+    row = "_pgh_row"
+    pk = quote(obj._meta.pk.column)  # type: ignore[union-attr]
+    insert = _insert(
+        event_model, row, f"FROM {quote(obj._meta.db_table)} AS {row}", [f"{row}.{pk} = %s"]
+    )
+    sql = (
+        "WITH _pgh_ctx AS (SELECT pghistory_core_context_id() AS id, "
+        "pghistory_core_context_json() AS meta) "
+        + insert.rstrip(";")
+        .replace("_pgh_label", "%s", 1)
+        .replace("_pgh_ctx_id", "(SELECT id FROM _pgh_ctx)")
+        .replace("_pgh_ctx_meta", "(SELECT meta FROM _pgh_ctx)")
+        + " RETURNING pgh_id"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [label, obj.pk])
+        row_result = cursor.fetchone()
+    if row_result is None:
+        raise event_model.pgh_tracked_model.DoesNotExist(f"{obj._meta.label} {obj.pk} is not in the database.")
+    return event_model._base_manager.using(using).get(pk=row_result[0])

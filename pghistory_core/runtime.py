@@ -1,0 +1,172 @@
+"""``context()``: metadata attached to every event written while it is open.
+
+The open context lives in a ``ContextVar`` (so it follows threads started with a copied
+context, ``asyncio`` tasks and ``sync_to_async``). An execute wrapper, installed on every
+database connection when it is created, prefixes each write statement with
+``set_config('pghistory.context_id', …, true)`` so triggers on any alias see it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from pghistory_core import config
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# Statements that can never write: no need to send the context with them.
+_READ_ONLY = re.compile(
+    r"^\s*(SELECT|SHOW|SET|RESET|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|EXPLAIN|DECLARE|FETCH|CLOSE)\b",
+    re.IGNORECASE,
+)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+
+
+@dataclass
+class _State:
+    id: uuid.UUID
+    metadata: dict[str, Any] = field(default_factory=dict)
+    encoded: str = ""
+
+    def encode(self) -> None:
+        self.encoded = json.dumps(self.metadata, cls=config.json_encoder(), sort_keys=True)
+
+
+_current: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
+    "pghistory_core_context", default=None
+)
+
+
+class context:
+    """Attach metadata to every event written inside it.
+
+    Use as a context manager (``with``/``async with``) or a decorator. Nested contexts share
+    the outer context's id and merge their metadata into it. Called without entering it while
+    a context is open, it adds its metadata to the open one.
+    """
+
+    def __init__(self, **metadata: Any) -> None:
+        self.metadata = metadata
+        self._token: contextvars.Token[_State | None] | None = None
+        state = _current.get()
+        if state is not None:
+            state.metadata.update(metadata)
+            state.encode()
+
+    def __enter__(self) -> context:
+        state = _current.get()
+        if state is None:
+            state = _State(id=uuid.uuid4(), metadata=dict(self.metadata))
+            state.encode()
+            self._token = _current.set(state)
+        else:
+            state.metadata.update(self.metadata)
+            state.encode()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+    async def __aenter__(self) -> context:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.__exit__(*exc_info)
+
+    def __call__(self, func: _F) -> _F:
+        metadata = self.metadata
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with context(**metadata):
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with context(**metadata):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    @property
+    def id(self) -> uuid.UUID | None:
+        """The id of the open context (the ``Context`` row's primary key)."""
+        state = _current.get()
+        return state.id if state is not None else None
+
+
+def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """The open context's id and metadata, or ``None``."""
+    state = _current.get()
+    return (state.id, dict(state.metadata)) if state is not None else None
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _prefix(state: _State) -> str:
+    return (
+        f"SELECT set_config('{config.CONTEXT_ID_SETTING}', {_literal(str(state.id))}, true), "
+        f"set_config('{config.CONTEXT_METADATA_SETTING}', {_literal(state.encoded)}, true); "
+    )
+
+
+def _may_write(sql: Any) -> bool:
+    text = sql if isinstance(sql, str) else str(sql)
+    if _READ_ONLY.match(text):
+        # "SELECT ... FOR UPDATE" locks but does not write; a SELECT calling a function that
+        # writes cannot be seen from here, which is why the prefix is cheap to send.
+        return False
+    return bool(_WRITES.search(text)) or text.lstrip().upper().startswith(("COPY", "WITH", "CALL"))
+
+
+def execute_wrapper(
+    execute: Callable[..., Any], sql: Any, params: Any, many: bool, context_: dict[str, Any]
+) -> Any:
+    """Send the open context with write statements (installed on every connection)."""
+    state = _current.get()
+    if state is None or not isinstance(sql, str) or not _may_write(sql):
+        return execute(sql, params, many, context_)
+    prefix = _prefix(state)
+    if many:
+        context_["cursor"].execute(prefix)
+        return execute(sql, params, many, context_)
+    if params is not None:
+        # The parameters are interpolated by the driver: escape the prefix's % signs.
+        prefix = prefix.replace("%", "%%")
+    return execute(prefix + sql, params, many, context_)
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    """Install the execute wrapper on a Postgres connection wrapper (idempotent)."""
+    if connection.vendor != "postgresql":
+        return
+    if execute_wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.append(execute_wrapper)
+
+
+def install_on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver."""
+    install(connection)
+
+
+def install_on_open_connections() -> None:
+    """Install on this thread's connection wrappers (new connections get it when created)."""
+    for connection in connections.all(initialized_only=True):
+        install(connection)

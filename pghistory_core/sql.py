@@ -1,0 +1,63 @@
+"""Database objects shared by all event tables, installed by migration and before migrate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+from pghistory_core.config import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, EVENT_ID_SEQUENCE
+
+_WRITTEN_SETTING = "pghistory.context_written"
+
+SEQUENCE_SQL = f"CREATE SEQUENCE IF NOT EXISTS {EVENT_ID_SEQUENCE};"
+
+# Resolves the open context once per statement: reads transaction-local settings with
+# current_setting(name, true) (no exception block) and upserts the Context row only when its
+# metadata changed since the last upsert of this transaction.
+FUNCTIONS_SQL = f"""
+CREATE OR REPLACE FUNCTION pghistory_core_context_id() RETURNS uuid AS $$
+DECLARE
+    _id uuid := NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '')::uuid;
+    _metadata text;
+BEGIN
+    IF _id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    _metadata := COALESCE(NULLIF(current_setting('{CONTEXT_METADATA_SETTING}', true), ''), '{{}}');
+    IF current_setting('{_WRITTEN_SETTING}', true) IS DISTINCT FROM (_id::text || _metadata) THEN
+        INSERT INTO pghistory_core_context (id, metadata, created_at, updated_at)
+        VALUES (_id, _metadata::jsonb, NOW(), NOW())
+        ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at;
+        PERFORM set_config('{_WRITTEN_SETTING}', _id::text || _metadata, true);
+    END IF;
+    RETURN _id;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION pghistory_core_context_json() RETURNS jsonb AS $$
+    SELECT CASE
+        WHEN NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '') IS NULL THEN NULL
+        ELSE COALESCE(NULLIF(current_setting('{CONTEXT_METADATA_SETTING}', true), ''), '{{}}')::jsonb
+    END
+$$ LANGUAGE sql STABLE;
+"""
+
+DROP_SQL = """
+DROP FUNCTION IF EXISTS pghistory_core_context_json();
+DROP FUNCTION IF EXISTS pghistory_core_context_id();
+"""
+
+
+def install(using: str) -> None:
+    """Create the shared sequence (needed before any event table is created)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(SEQUENCE_SQL)
+
+
+def pre_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """``pre_migrate`` receiver: event tables of any app may be migrated before ours."""
+    install(using)

@@ -1,0 +1,289 @@
+"""Generation of the PL/pgSQL triggers that write events.
+
+Statement-level triggers (the default) write all events of a statement with one
+``INSERT … SELECT`` over the statement's transition tables and resolve the context once.
+Old and new rows of an UPDATE are paired on the primary key; rows whose primary key
+changes are written by a companion row-level trigger, which tells the statement trigger to
+skip them. Row-level triggers (``level=pgtrigger.Row``) write one event per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import pgtrigger
+from django.db import models
+
+from pghistory_core import config
+from pghistory_core.conditions import Condition, for_transition_tables, references
+
+if TYPE_CHECKING:
+    from pghistory_core.models import Event
+    from pghistory_core.trackers import RowEvent
+
+_OLD_ROWS = "_pgh_old_rows"
+_NEW_ROWS = "_pgh_new_rows"
+_OLD = "_pgh_old"
+_NEW = "_pgh_new"
+_MAX_NAME = 47
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """Quote an SQL string literal (standard_conforming_strings is on in supported Postgres)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _trigger_name(base: str, suffix: str) -> str:
+    name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in f"{base}_{suffix}")
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+        name = f"{name[: _MAX_NAME - 7]}_{digest}"
+    return name
+
+
+def _context_expressions(event_model: type[Event]) -> list[tuple[str, str]]:
+    kind = event_model.pgh_context_kind
+    pairs = []
+    if kind == "fk":
+        pairs.append((event_model._meta.get_field("pgh_context").column, "_pgh_ctx_id"))
+    elif kind == "json":
+        pairs.append((event_model._meta.get_field("pgh_context").column, "_pgh_ctx_meta"))
+        if event_model.pgh_has_context_id:
+            pairs.append((event_model._meta.get_field("pgh_context_id").column, "_pgh_ctx_id"))
+    return pairs
+
+
+def _source(event_model: type[Event], row: str) -> tuple[list[str], list[str], list[str]]:
+    """Columns of the event table, the SQL that fills them from ``row``, and joins needed."""
+    tracked = event_model.pgh_tracked_model
+    opts = tracked._meta
+    pk_column = opts.pk.column
+    columns = [event_model._meta.get_field("pgh_created_at").column, "pgh_label"]
+    values = [config.created_at_function(), "_pgh_label"]
+    if event_model.pgh_has_obj:
+        columns.append(event_model._meta.get_field("pgh_obj").column)
+        values.append(f"{row}.{quote(pk_column)}")
+    for column, variable in _context_expressions(event_model):
+        columns.append(column)
+        values.append(variable)
+
+    joins: dict[type[models.Model], str] = {}
+    for name in event_model.pgh_tracked_fields:
+        field = opts.get_field(name)
+        owner = field.model._meta.concrete_model
+        columns.append(event_model._meta.get_field(name).column)
+        if owner is opts.concrete_model:
+            values.append(f"{row}.{quote(field.column)}")
+            continue
+        # A multi-table-inheritance parent's column: read it from the parent table, which
+        # shares the primary key value.
+        if owner not in joins:
+            alias = f"_pgh_parent{len(joins)}"
+            joins[owner] = alias
+        values.append(f"{joins[owner]}.{quote(field.column)}")
+    join_sql = [
+        f"LEFT JOIN {quote(model._meta.db_table)} AS {alias} "
+        f"ON {alias}.{quote(model._meta.pk.column)} = {row}.{quote(pk_column)}"
+        for model, alias in joins.items()
+    ]
+    return columns, values, join_sql
+
+
+def _insert(event_model: type[Event], row: str, from_sql: str, where: list[str]) -> str:
+    columns, values, joins = _source(event_model, row)
+    if joins and not from_sql:
+        from_sql = "FROM (SELECT 1) AS _pgh_one"
+    sql = (
+        f"INSERT INTO {quote(event_model._meta.db_table)} ({', '.join(map(quote, columns))})\n"
+        f"SELECT {', '.join(values)}\n{from_sql}"
+    )
+    if joins:
+        sql += "\n" + "\n".join(joins)
+    if where:
+        sql += "\nWHERE " + " AND ".join(f"({clause})" for clause in where)
+    return sql + ";"
+
+
+def _context_prelude(event_model: type[Event]) -> str:
+    kind = event_model.pgh_context_kind
+    lines = []
+    if kind == "fk" or event_model.pgh_has_context_id:
+        lines.append("_pgh_ctx_id := pghistory_core_context_id();")
+    if kind == "json":
+        lines.append("_pgh_ctx_meta := pghistory_core_context_json();")
+    return "\n".join(lines)
+
+
+def _declare(event_model: type[Event], label: str) -> list[tuple[str, str]]:
+    return [
+        ("_pgh_label", f"TEXT := {literal(label)}"),
+        ("_pgh_ctx_id", "UUID"),
+        ("_pgh_ctx_meta", "JSONB"),
+    ]
+
+
+class EventTrigger(pgtrigger.Trigger):
+    """A trigger writing events of one operation into an event model's table."""
+
+    when = pgtrigger.After
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        event_model: type[Event],
+        label: str,
+        operation: str,
+        row: str,
+        level: pgtrigger.Level,
+        condition_sql: str | None,
+        pk_change_setting: str | None = None,
+        pk_change_only: bool = False,
+    ) -> None:
+        self.event_model = event_model
+        self.label = label
+        self.op = operation
+        self.row = row
+        self.condition_sql = condition_sql
+        self.pk_change_setting = pk_change_setting
+        self.pk_change_only = pk_change_only
+        statement = level == pgtrigger.Statement and not pk_change_only
+        referencing = None
+        if statement:
+            referencing = pgtrigger.Referencing(
+                old=_OLD_ROWS if operation in ("UPDATE", "DELETE") else None,
+                new=_NEW_ROWS if operation in ("UPDATE", "INSERT") else None,
+            )
+        condition = None
+        if not statement:
+            clauses = []
+            if pk_change_only:
+                pk = quote(event_model.pgh_tracked_model._meta.pk.column)
+                clauses.append(f"OLD.{pk} IS DISTINCT FROM NEW.{pk}")
+            if condition_sql:
+                clauses.append(condition_sql)
+            if clauses:
+                condition = pgtrigger.Condition("(" + " AND ".join(f"({c})" for c in clauses) + ")")
+        super().__init__(
+            name=name,
+            level=pgtrigger.Statement if statement else pgtrigger.Row,
+            operation=getattr(pgtrigger, operation.capitalize()),
+            referencing=referencing,
+            condition=condition,
+            declare=_declare(event_model, label),
+        )
+
+    def get_func(self, model: Any) -> str:
+        prelude = _context_prelude(self.event_model)
+        if self.level == pgtrigger.Row:
+            return self._row_func(prelude)
+        return self._statement_func(prelude)
+
+    def _row_func(self, prelude: str) -> str:
+        insert = _insert(self.event_model, self.row, "", [])
+        if self.pk_change_only:
+            setting = literal(str(self.pk_change_setting))
+            pk = quote(self.event_model.pgh_tracked_model._meta.pk.column)
+            insert += (
+                f"\nPERFORM set_config({setting}, (COALESCE(NULLIF("
+                f"current_setting({setting}, true), ''), '[]')::jsonb"
+                f" || to_jsonb(NEW.{pk}::text))::text, true);"
+            )
+        return f"{prelude}\n{insert}\nRETURN NULL;"
+
+    def _statement_func(self, prelude: str) -> str:
+        pk = quote(self.event_model.pgh_tracked_model._meta.pk.column)
+        where = []
+        if self.condition_sql:
+            where.append(for_transition_tables(self.condition_sql, _OLD, _NEW))
+        if self.op == "INSERT":
+            from_sql = f"FROM {_NEW_ROWS} AS {_NEW}"
+        elif self.op == "DELETE":
+            from_sql = f"FROM {_OLD_ROWS} AS {_OLD}"
+        else:
+            from_sql = f"FROM {_NEW_ROWS} AS {_NEW} JOIN {_OLD_ROWS} AS {_OLD} ON {_OLD}.{pk} = {_NEW}.{pk}"
+        row = _OLD if self.row == "OLD" else _NEW
+        body = [prelude]
+        if self.op == "UPDATE":
+            setting = literal(str(self.pk_change_setting))
+            body.append(
+                f"_pgh_skip := NULLIF(current_setting({setting}, true), '');\n"
+                f"IF _pgh_skip IS NOT NULL THEN\n"
+                f"  PERFORM set_config({setting}, '', true);\n"
+                f"END IF;"
+            )
+            where.append(
+                f"_pgh_skip IS NULL OR NOT ({_NEW}.{pk}::text IN "
+                f"(SELECT jsonb_array_elements_text(_pgh_skip::jsonb)))"
+            )
+        body.append(_insert(self.event_model, row, from_sql, where))
+        body.append("RETURN NULL;")
+        return "\n".join(body)
+
+    def get_declare(self, model: Any) -> list[tuple[str, str]]:
+        declare = list(super().get_declare(model))
+        if self.op == "UPDATE" and self.level == pgtrigger.Statement:
+            declare.append(("_pgh_skip", "TEXT"))
+        return declare
+
+
+def _condition_sql(tracker: RowEvent, event_model: type[Event], operation: str) -> str | None:
+    condition = tracker.condition
+    if condition is None:
+        return None
+    if not isinstance(condition, Condition):
+        raise TypeError(
+            f"{event_model.__name__}: tracker {tracker.label!r} has condition {condition!r}; "
+            "use pghistory_core conditions (AnyChange, Q, Condition, ...)."
+        )
+    tracked = event_model.pgh_tracked_model
+    sql = condition.resolve(tracked, event_model.pgh_tracked_fields)
+    allowed = {"INSERT": {"NEW"}, "DELETE": {"OLD"}, "UPDATE": {"OLD", "NEW"}}[operation]
+    if operation != "UPDATE" and "OLD" in references(sql) and "NEW" in references(sql):
+        # AnyChange() and friends compare OLD with NEW: meaningless outside updates.
+        return None
+    bad = references(sql) - allowed
+    if bad:
+        raise ValueError(
+            f"{event_model.__name__}: the condition of tracker {tracker.label!r} uses "
+            f"{', '.join(sorted(bad))}, which a {operation} trigger does not have."
+        )
+    return sql
+
+
+def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigger]:
+    """The triggers implementing ``tracker`` for ``event_model``."""
+    level = tracker.level or event_model.pgh_level or config.level()
+    if level not in (pgtrigger.Row, pgtrigger.Statement):
+        raise ValueError(f"{event_model.__name__}: level must be pgtrigger.Row or pgtrigger.Statement.")
+    tracked = event_model.pgh_tracked_model
+    existing = {trigger.name for trigger in getattr(tracked._meta, "triggers", [])}
+    base = tracker.trigger_name or str(tracker.label)
+    triggers = []
+    for operation in tracker.operations():
+        name = _trigger_name(base, operation.lower())
+        if name in existing:
+            name = _trigger_name(f"{base}_{event_model._meta.model_name}", operation.lower())
+        condition_sql = _condition_sql(tracker, event_model, operation)
+        kwargs: dict[str, Any] = {
+            "event_model": event_model,
+            "label": str(tracker.label),
+            "operation": operation,
+            "row": tracker.row_for(operation),
+            "condition_sql": condition_sql,
+        }
+        if operation == "UPDATE" and level == pgtrigger.Statement:
+            digest = hashlib.sha1(f"{event_model._meta.label}:{name}".encode()).hexdigest()[:10]
+            kwargs["pk_change_setting"] = f"pghistory.pk_changed_{digest}"
+            triggers.append(
+                EventTrigger(name=_trigger_name(name, "pk"), level=pgtrigger.Row,
+                             pk_change_only=True, **kwargs)
+            )
+        triggers.append(EventTrigger(name=name, level=level, **kwargs))
+    return triggers

@@ -1,0 +1,101 @@
+"""Every write path records events, whatever wrote it."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from tests.testapp.models import Author, AuthorEvent, Book, BookEvent, BookPriceEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def labels(queryset):
+    return list(queryset.order_by("pgh_id").values_list("pgh_label", flat=True))
+
+
+def test_save_records_insert_and_update(author):
+    assert labels(AuthorEvent.objects.filter(pgh_obj=author)) == ["insert"]
+    author.email = "new@example.com"
+    author.save()
+    events = list(AuthorEvent.objects.filter(pgh_obj=author).order_by("pgh_id"))
+    assert [e.pgh_label for e in events] == ["insert", "update"]
+    assert events[0].email == "ursula@example.com"
+    assert events[1].email == "new@example.com"
+    assert events[1].pgh_context_id is None
+
+
+def test_update_without_change_records_nothing(author):
+    author.save()
+    assert labels(AuthorEvent.objects.filter(pgh_obj=author)) == ["insert"]
+
+
+def test_bulk_create_records_every_row():
+    authors = Author.objects.bulk_create([Author(name=f"a{i}") for i in range(50)])
+    assert AuthorEvent.objects.filter(pgh_label="insert").count() == 50
+    assert set(AuthorEvent.objects.values_list("pgh_obj_id", flat=True)) == {a.pk for a in authors}
+
+
+def test_queryset_update_records_changed_rows_only():
+    Author.objects.bulk_create([Author(name=f"a{i}", email="x@example.com" if i < 3 else "") for i in range(6)])
+    Author.objects.update(email="x@example.com")
+    assert AuthorEvent.objects.filter(pgh_label="update").count() == 3
+    assert set(AuthorEvent.objects.filter(pgh_label="update").values_list("email", flat=True)) == {
+        "x@example.com"
+    }
+
+
+def test_bulk_update_records_each_row():
+    authors = Author.objects.bulk_create([Author(name=f"a{i}") for i in range(4)])
+    for index, author in enumerate(authors):
+        author.email = f"{index}@example.com"
+    Author.objects.bulk_update(authors, ["email"])
+    updates = AuthorEvent.objects.filter(pgh_label="update").order_by("pgh_obj_id")
+    assert [e.email for e in updates] == [f"{i}@example.com" for i in range(4)]
+
+
+def test_delete_cascades_are_recorded(book):
+    author_pk, book_pk = book.author.pk, book.pk
+    book.author.delete()
+    assert labels(AuthorEvent.objects.filter(pgh_obj_id=author_pk)) == ["insert", "delete"]
+    book_events = BookEvent.objects.filter(pgh_obj_id=book_pk).order_by("pgh_id")
+    assert [e.pgh_label for e in book_events] == ["insert", "delete"]
+    assert book_events.last().title == "The Dispossessed"
+
+
+def test_raw_sql_through_django_is_recorded(author):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE testapp_author SET email = %s WHERE id = %s", ["raw@example.com", author.pk])
+    assert AuthorEvent.objects.filter(pgh_label="update").get().email == "raw@example.com"
+
+
+def test_rollback_leaves_no_events():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Author.objects.create(name="ghost")
+        raise RuntimeError
+    assert not AuthorEvent.objects.exists()
+
+
+def test_custom_db_column_is_copied(book):
+    event = BookEvent.objects.get(pgh_obj=book)
+    assert event.title == "The Dispossessed"
+    assert BookEvent._meta.get_field("title").column == "book_title"
+
+
+def test_auto_now_field_excluded_from_condition(book):
+    book.save()  # only updated_at changes
+    assert labels(BookEvent.objects.filter(pgh_obj=book)) == ["insert"]
+    book.price = Decimal("12.50")
+    book.save()
+    assert labels(BookEvent.objects.filter(pgh_obj=book)) == ["insert", "update"]
+
+
+def test_subset_of_fields_tracked_separately(book):
+    book.title = "Renamed"
+    book.save()
+    assert not BookPriceEvent.objects.exists()
+    Book.objects.filter(pk=book.pk).update(price=Decimal("1.00"))
+    event = BookPriceEvent.objects.get()
+    assert event.pgh_label == "price_changed"
+    assert event.price == Decimal("1.00")
+    assert [f.name for f in BookPriceEvent._meta.fields if not f.name.startswith("pgh_")] == ["price"]

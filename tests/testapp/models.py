@@ -1,0 +1,136 @@
+"""Models covering what the tracking layer must handle."""
+
+import uuid
+
+import pgtrigger
+from django.db import models
+
+import pghistory_core
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(),
+    pghistory_core.DeleteEvent(),
+    pghistory_core.ManualEvent("snapshot"),
+)
+class Author(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    email = models.EmailField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(condition=pghistory_core.AnyChange(exclude_auto=True)),
+    pghistory_core.DeleteEvent(),
+)
+@pghistory_core.track(
+    pghistory_core.UpdateEvent("price_changed", condition=pghistory_core.AnyChange("price")),
+    fields=["price"],
+    model_name="BookPriceEvent",
+)
+class Book(models.Model):
+    STATUS_CHOICES = [("draft", "Draft"), ("published", "Published")]
+
+    title = models.CharField(max_length=200, db_column="book_title")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default="draft")
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    tags = models.ManyToManyField(Tag, through="BookTag", blank=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.DeleteEvent())
+class BookTag(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(),
+    pghistory_core.DeleteEvent(),
+    level=pgtrigger.Row,
+)
+class Counter(models.Model):
+    """Big-integer primary key, row-level triggers."""
+
+    id = models.BigAutoField(primary_key=True)
+    value = models.IntegerField(default=0)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(),
+    pghistory_core.DeleteEvent(),
+    context_field=pghistory_core.ContextJSONField(),
+    context_id_field=pghistory_core.ContextUUIDField(),
+)
+class Document(models.Model):
+    """UUID primary key, denormalised JSON context."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    body = models.TextField()
+
+
+@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent())
+class Place(models.Model):
+    name = models.CharField(max_length=100)
+
+
+@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent())
+class Restaurant(Place):
+    """Multi-table inheritance: the event copies the parent's name too."""
+
+    serves_pizza = models.BooleanField(default=False)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(),
+    pghistory_core.DeleteEvent(),
+)
+class Code(models.Model):
+    """A natural primary key that updates may change."""
+
+    code = models.CharField(max_length=20, primary_key=True)
+    value = models.IntegerField(default=0)
+
+
+@pghistory_core.track(
+    pghistory_core.UpdateEvent(
+        "closed",
+        condition=pghistory_core.Q(old__status="open", new__status="closed"),
+    ),
+    pghistory_core.UpdateEvent(
+        "reassigned",
+        condition=pghistory_core.AnyChange("assignee") & pghistory_core.AnyDontChange("status"),
+        row=pghistory_core.Old,
+    ),
+    pghistory_core.RowEvent(
+        "big_insert", operation=pgtrigger.Insert, condition=pghistory_core.Q(new__priority__gte=5)
+    ),
+    obj_field=pghistory_core.ObjForeignKey(related_name="ticket_events"),
+)
+class Ticket(models.Model):
+    status = models.CharField(max_length=10, default="open")
+    assignee = models.CharField(max_length=50, blank=True)
+    priority = models.IntegerField(default=0)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), append_only=True
+)
+class Note(models.Model):
+    text = models.TextField()
