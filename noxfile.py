@@ -15,7 +15,8 @@ nox.options.sessions = ["tests"]
 # Interpreters come from PATH (dev.py adds pyenv's); never fetch one from the network.
 nox.options.download_python = "never"
 
-LINT_PYTHON = "3.11"
+# Sessions other than tests run on the oldest supported Python.
+TOOLS_PYTHON = "3.11"
 # Checkers are pinned so a new release cannot turn CI red on its own; bump them on purpose.
 RUFF = "ruff==0.17.6"
 MYPY = ["mypy==2.4.1", "django-stubs==6.1.2"]
@@ -46,12 +47,14 @@ sys.exit(used != sys.argv[1])
 def tests(session: nox.Session, django: str, driver: str) -> None:
     """Run pytest against one Python x Django x database driver combination."""
     # Only one driver is installed: with both importable Django silently picks psycopg 3.
-    session.install(f".[test,{driver}]", DJANGO[django])
+    # Editable ("-e") everywhere: imports resolve to the work tree, as pytest's pythonpath does
+    # anyway, so no stale built copy of the packages can shadow an edit.
+    session.install("-e", f".[test,{driver}]", DJANGO[django])
     session.run("python", "-c", _CHECK_DRIVER, driver)
     session.run("pytest", *session.posargs)
 
 
-@nox.session(python=LINT_PYTHON)
+@nox.session(python=TOOLS_PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install(RUFF)
@@ -59,33 +62,33 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", *session.posargs)
 
 
-@nox.session(python=LINT_PYTHON)
+@nox.session(python=TOOLS_PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the packages with mypy and django-stubs."""
-    session.install(".[test,psycopg]", *MYPY)
+    session.install("-e", ".[test,psycopg]", *MYPY)
     # The django-stubs plugin imports the test settings; a URL keeps devdb from starting Postgres.
     env = {"DATABASE_URL": "postgresql://localhost/typecheck"}
     session.run("python", "-m", "mypy", *session.posargs, env=env)
 
 
-@nox.session(python=LINT_PYTHON)
+@nox.session(python=TOOLS_PYTHON)
 def demo(session: nox.Session) -> None:
     """Run the example project: migrate, seed, print the login, serve (``python -m example_project``)."""
-    session.install(".[psycopg]", "pgserver")
+    session.install("-e", ".[psycopg]", "pgserver")
     session.run("python", "-m", "example_project", *session.posargs)
 
 
-@nox.session(python=LINT_PYTHON)
+@nox.session(python=TOOLS_PYTHON)
 def e2e(session: nox.Session) -> None:
     """Drive the admin in headless Chromium with Playwright."""
-    session.install(".[e2e,psycopg]")
+    session.install("-e", ".[e2e,psycopg]")
     if not shutil.which("chromium"):
         session.warn("chromium not found on PATH; install Debian's chromium package")
     session.run("pytest", "e2e", *session.posargs)
 
 
-@nox.session(python=LINT_PYTHON)
+@nox.session(python=TOOLS_PYTHON)
 def bench(session: nox.Session) -> None:
     """Compare write and read costs with django-pghistory and django-simple-history."""
-    session.install(".[bench,psycopg]")
+    session.install("-e", ".[bench,psycopg]")
     session.run("python", "-m", "bench", *session.posargs)
