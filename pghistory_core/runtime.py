@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from pghistory_core import config
 
@@ -58,6 +59,7 @@ class context:
     def __init__(self, **metadata: Any) -> None:
         self.metadata = metadata
         self._token: contextvars.Token[_State | None] | None = None
+        self._id: uuid.UUID | None = None
         state = _current.get()
         if state is not None:
             state.metadata.update(metadata)
@@ -72,6 +74,7 @@ class context:
         else:
             state.metadata.update(self.metadata)
             state.encode()
+        self._id = state.id
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -105,9 +108,8 @@ class context:
 
     @property
     def id(self) -> uuid.UUID | None:
-        """The id of the open context (the ``Context`` row's primary key)."""
-        state = _current.get()
-        return state.id if state is not None else None
+        """The id of the context this block entered (the ``Context`` row's primary key)."""
+        return self._id
 
 
 def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
@@ -120,10 +122,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _prefix(state: _State) -> str:
+def _prefix(state: _State | None) -> str:
+    context_id, metadata = (str(state.id), state.encoded) if state is not None else ("", "")
     return (
-        f"SELECT set_config('{config.CONTEXT_ID_SETTING}', {_literal(str(state.id))}, true), "
-        f"set_config('{config.CONTEXT_METADATA_SETTING}', {_literal(state.encoded)}, true); "
+        f"SELECT set_config('{config.CONTEXT_ID_SETTING}', {_literal(context_id)}, true), "
+        f"set_config('{config.CONTEXT_METADATA_SETTING}', {_literal(metadata)}, true); "
     )
 
 
@@ -141,8 +144,19 @@ def execute_wrapper(
 ) -> Any:
     """Send the open context with write statements (installed on every connection)."""
     state = _current.get()
-    if state is None or not isinstance(sql, str) or not _may_write(sql):
+    connection = context_["connection"]
+    if not isinstance(sql, str) or not _may_write(sql):
         return execute(sql, params, many, context_)
+    if state is None:
+        # The settings are transaction-local: after a context closes inside a transaction,
+        # they would still be set for the writes that follow, so clear them once.
+        if not getattr(connection, "_pgh_context_sent", False):
+            return execute(sql, params, many, context_)
+        connection._pgh_context_sent = False
+        if not connection.in_atomic_block:
+            return execute(sql, params, many, context_)
+    else:
+        connection._pgh_context_sent = connection.in_atomic_block
     prefix = _prefix(state)
     if many:
         context_["cursor"].execute(prefix)
@@ -150,7 +164,12 @@ def execute_wrapper(
     if params is not None:
         # The parameters are interpolated by the driver: escape the prefix's % signs.
         prefix = prefix.replace("%", "%%")
-    return execute(prefix + sql, params, many, context_)
+    result = execute(prefix + sql, params, many, context_)
+    if is_psycopg3:
+        # psycopg 3 keeps every result of a multi-statement query and starts at the first
+        # (the set_config row); move to the statement's own result (rows, rowcount).
+        context_["cursor"].cursor.nextset()
+    return result
 
 
 def install(connection: BaseDatabaseWrapper) -> None:

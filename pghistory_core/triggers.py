@@ -16,6 +16,7 @@ import pgtrigger
 from django.db import models
 
 from pghistory_core import config
+from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.conditions import Condition, for_transition_tables, references
 
 if TYPE_CHECKING:
@@ -113,10 +114,15 @@ def _insert(event_model: type[Event], row: str, from_sql: str, where: list[str])
 def _context_prelude(event_model: type[Event]) -> str:
     kind = event_model.pgh_context_kind
     lines = []
-    if kind == "fk" or event_model.pgh_has_context_id:
+    if kind == "fk":
         lines.append("_pgh_ctx_id := pghistory_core_context_id();")
     if kind == "json":
         lines.append("_pgh_ctx_meta := pghistory_core_context_json();")
+        if event_model.pgh_has_context_id:
+            # A denormalised context needs no Context row, only its id.
+            lines.append(
+                f"_pgh_ctx_id := NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '')::uuid;"
+            )
     return "\n".join(lines)
 
 

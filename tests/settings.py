@@ -19,8 +19,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_filters",
+    "django_tables2",
+    "django_htmx",
     "pgtrigger",
     "pghistory_core",
+    "pghistory_admin",
     "tests.testapp",
 ]
 
@@ -30,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "pghistory_core.middleware.HistoryMiddleware",
 ]
 

@@ -1,0 +1,103 @@
+"""Events / MiddlewareEvents: one stream over all event models."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+import pghistory_core
+from pghistory_core.models import Events, MiddlewareEvents
+from tests.testapp.models import Author, AuthorEvent, Book, BookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_stream_across_models_in_global_order(book):
+    book.price = Decimal("5.00")
+    book.save()
+    rows = list(Events.objects.order_by("pgh_id").values_list("pgh_model", "pgh_label"))
+    assert rows == [
+        ("testapp.AuthorEvent", "insert"),
+        ("testapp.BookEvent", "insert"),
+        ("testapp.BookPriceEvent", "price_changed"),
+        ("testapp.BookEvent", "update"),
+    ]
+
+
+def test_data_and_diff(book):
+    book.price = Decimal("5.00")
+    book.title = "New"
+    book.save()
+    first, second = Events.objects.across(BookEvent).order_by("pgh_id")
+    assert first.pgh_diff is None
+    assert first.pgh_data["title"] == "The Dispossessed"
+    assert first.pgh_data["author_id"] == book.author_id
+    assert first.pgh_obj_model == "testapp.Book"
+    assert first.pgh_obj_id == str(book.pk)
+    assert second.pgh_diff == {"title": ["The Dispossessed", "New"], "price": [9.99, 5.0], "updated_at": second.pgh_diff["updated_at"]}
+
+
+def test_across_accepts_labels_and_rejects_unknown(book):
+    assert set(Events.objects.across("testapp.AuthorEvent").values_list("pgh_model", flat=True)) == {
+        "testapp.AuthorEvent"
+    }
+    with pytest.raises(ValueError, match="not an installed event model"):
+        Events.objects.across("testapp.Book")
+
+
+def test_tracks_and_references(book):
+    other = Book.objects.create(title="Other", author=Author.objects.create(name="B"))
+    tracked = Events.objects.tracks(book).values_list("pgh_model", flat=True)
+    assert list(tracked) == ["testapp.BookEvent"]
+    referencing = set(Events.objects.references(book.author).values_list("pgh_model", "pgh_obj_id"))
+    assert referencing == {("testapp.AuthorEvent", str(book.author_id)), ("testapp.BookEvent", str(book.pk))}
+    assert ("testapp.BookEvent", str(other.pk)) not in referencing
+
+
+def test_filters_ordering_and_limits_compose(book):
+    for price in ("1", "2", "3"):
+        Book.objects.filter(pk=book.pk).update(price=Decimal(price))
+    page = list(Events.objects.tracks(book).across(BookEvent).order_by("-pgh_id")[:2])
+    assert [e.pgh_data["price"] for e in page] == [3, 2]
+    older = Events.objects.tracks(book).across(BookEvent).filter(pgh_id__lt=page[-1].pgh_id)
+    assert [e.pgh_label for e in older.order_by("-pgh_id")] == ["update", "insert"]
+    # the price-only model has no predecessor for its first event: 3 + 2 diffs
+    assert Events.objects.filter(pgh_diff__has_key="price").count() == 5
+    assert Events.objects.count() == 8
+
+
+def test_context_filters_and_middleware_events(user):
+    with pghistory_core.context(user=user.pk, url="/shop/"):
+        Author.objects.create(name="ctx")
+    Author.objects.create(name="no ctx")
+    event = MiddlewareEvents.objects.get(user=user)
+    assert event.url == "/shop/"
+    assert event.pgh_context.metadata["url"] == "/shop/"
+    assert Events.objects.filter(pgh_context_metadata__user=user.pk).count() == 1
+    assert MiddlewareEvents.objects.filter(user__isnull=True).count() == 1
+
+
+def test_order_by_and_limit_are_pushed_into_each_branch(book):
+    Author.objects.bulk_create([Author(name=f"x{i}") for i in range(200)])
+    with CaptureQueriesContext(connection) as queries:
+        list(Events.objects.order_by("-pgh_id")[:5])
+    sql = queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Merge Append" in plan, plan
+    assert "Sort" not in plan.split("Merge Append")[1].split("\n")[0]
+
+
+def test_empty_selection_returns_nothing():
+    assert list(Events.objects.tracks(Author(pk=1234))) == []
+    assert Events.objects.across().count() == 0
+
+
+def test_event_models_of_the_stream():
+    from pghistory_core.aggregate import event_models
+
+    labels = {m._meta.label for m in event_models()}
+    assert {"testapp.AuthorEvent", "testapp.BookEvent", "testapp.BookPriceEvent"} <= labels
+    assert AuthorEvent in event_models()

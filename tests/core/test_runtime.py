@@ -1,0 +1,174 @@
+"""context(): metadata reaches the triggers, on every alias, in every form of use."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection, connections, transaction
+
+import pghistory_core
+from pghistory_core.models import Context
+from tests.testapp.models import Author, AuthorEvent, Document, DocumentEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_events_inside_a_context_share_it():
+    with pghistory_core.context(user=7, url="/import/") as ctx:
+        a = Author.objects.create(name="a")
+        Author.objects.filter(pk=a.pk).update(email="a@example.com")
+    events = list(AuthorEvent.objects.order_by("pgh_id"))
+    assert {e.pgh_context_id for e in events} == {ctx.id} or len({e.pgh_context_id for e in events}) == 1
+    context = Context.objects.get()
+    assert context.metadata == {"user": 7, "url": "/import/"}
+    assert all(e.pgh_context_id == context.id for e in events)
+
+
+def test_no_context_outside():
+    Author.objects.create(name="a")
+    assert AuthorEvent.objects.get().pgh_context_id is None
+    assert not Context.objects.exists()
+
+
+def test_nested_contexts_merge_metadata_into_one_context():
+    with pghistory_core.context(user=1):
+        Author.objects.create(name="outer")
+        with pghistory_core.context(task="import"):
+            Author.objects.create(name="inner")
+    assert Context.objects.count() == 1
+    assert Context.objects.get().metadata == {"user": 1, "task": "import"}
+    assert AuthorEvent.objects.values("pgh_context_id").distinct().count() == 1
+
+
+def test_calling_context_without_with_adds_to_the_open_one():
+    with pghistory_core.context(user=1):
+        pghistory_core.context(reason="cleanup")
+        Author.objects.create(name="x")
+    assert Context.objects.get().metadata == {"user": 1, "reason": "cleanup"}
+
+
+def test_decorator():
+    @pghistory_core.context(task="nightly")
+    def job():
+        Author.objects.create(name="job")
+
+    job()
+    assert Context.objects.get().metadata == {"task": "nightly"}
+
+
+def test_separate_blocks_get_separate_contexts():
+    for name in ("a", "b"):
+        with pghistory_core.context(user=name):
+            Author.objects.create(name=name)
+    assert Context.objects.count() == 2
+
+
+def test_context_survives_atomic_blocks_and_savepoint_rollbacks():
+    with pghistory_core.context(user=1), transaction.atomic():
+        Author.objects.create(name="kept")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Author.objects.create(name="lost")
+            raise RuntimeError
+        Author.objects.create(name="kept too")
+    events = AuthorEvent.objects.all()
+    assert sorted(e.name for e in events) == ["kept", "kept too"]
+    assert all(e.pgh_context_id is not None for e in events)
+    assert Context.objects.count() == 1
+
+
+def test_literal_percent_sign_in_sql_without_params():
+    author = Author.objects.create(name="100%")
+    with pghistory_core.context(user=1), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE testapp_author SET email = 'a%b@example.com' WHERE id = {author.pk}")
+        cursor.execute("UPDATE testapp_author SET name = %s WHERE name LIKE %s", ["50%", "100%%"])
+    update_events = AuthorEvent.objects.filter(pgh_label="update").order_by("pgh_id")
+    assert [e.email for e in update_events] == ["a%b@example.com", "a%b@example.com"]
+    assert update_events.last().name == "50%"
+    assert all(e.pgh_context_id is not None for e in update_events)
+
+
+def test_metadata_with_quotes_and_percent_signs():
+    with pghistory_core.context(note="it's 100% done", url="/a?b=%20"):
+        Author.objects.create(name="q")
+    assert Context.objects.get().metadata == {"note": "it's 100% done", "url": "/a?b=%20"}
+
+
+def test_json_context_denormalised_into_the_event():
+    with pghistory_core.context(user=3) as ctx:
+        doc = Document.objects.create(body="hello")
+    event = DocumentEvent.objects.get(pgh_obj=doc)
+    assert event.pgh_context == {"user": 3}
+    assert event.pgh_context_id == ctx.id
+    Document.objects.filter(pk=doc.pk).update(body="bye")
+    assert DocumentEvent.objects.get(pgh_label="update").pgh_context is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_context_manager():
+    async def work():
+        async with pghistory_core.context(source="async"):
+            await Author.objects.acreate(name="async")
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(work())
+    assert Context.objects.get().metadata == {"source": "async"}
+    assert AuthorEvent.objects.get().pgh_context_id is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_decorator():
+    @pghistory_core.context(source="decorated")
+    async def work():
+        await sync_to_async(Author.objects.create)(name="decorated")
+
+    async def run():
+        await work()
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(run())
+    assert Context.objects.get().metadata == {"source": "decorated"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_do_not_leak_context():
+    seen = []
+
+    def other_thread():
+        Author.objects.create(name="thread")
+        seen.append(AuthorEvent.objects.get(name="thread").pgh_context_id)
+
+    with pghistory_core.context(user=1):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        Author.objects.create(name="main")
+    assert seen == [None]
+    assert AuthorEvent.objects.get(name="main").pgh_context_id is not None
+
+
+def test_bulk_statement_resolves_one_context():
+    with pghistory_core.context(user=1):
+        Author.objects.bulk_create([Author(name=f"n{i}") for i in range(100)])
+        Author.objects.update(email="all@example.com")
+    assert Context.objects.count() == 1
+    assert AuthorEvent.objects.filter(pgh_context_id__isnull=True).count() == 0
+    assert AuthorEvent.objects.count() == 200
+
+
+def test_writes_after_a_context_closes_in_the_same_transaction_have_no_context():
+    with transaction.atomic():
+        with pghistory_core.context(user=1):
+            Author.objects.create(name="inside")
+        Author.objects.create(name="after")
+    assert AuthorEvent.objects.get(name="inside").pgh_context_id is not None
+    assert AuthorEvent.objects.get(name="after").pgh_context_id is None
+
+
+def test_rowcount_and_returning_are_unaffected():
+    Author.objects.bulk_create([Author(name=f"r{i}") for i in range(3)])
+    with pghistory_core.context(user=1):
+        created = Author.objects.create(name="returning")
+        assert isinstance(created.pk, int)
+        assert Author.objects.filter(name__startswith="r").update(email="r@example.com") == 4
+        assert Author.objects.filter(name__startswith="r").delete()[0] == 4
