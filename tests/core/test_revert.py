@@ -1,0 +1,70 @@
+"""event.revert() and manual events."""
+
+from decimal import Decimal
+
+import pytest
+
+import pghistory_core
+from pghistory_core.models import Context
+from tests.testapp.models import Author, AuthorEvent, Book, BookEvent, BookPriceEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_revert_restores_values_and_is_recorded(book):
+    book.title = "Changed"
+    book.price = Decimal("1.00")
+    book.save()
+    original = BookEvent.objects.filter(pgh_obj=book).earliest("pgh_id")
+    with pghistory_core.context(user=9):
+        restored = original.revert()
+    book.refresh_from_db()
+    assert (book.title, book.price) == ("The Dispossessed", Decimal("9.99"))
+    assert restored.pk == book.pk
+    last = BookEvent.objects.filter(pgh_obj=book).latest("pgh_id")
+    assert last.pgh_label == "update"
+    assert last.title == "The Dispossessed"
+    assert Context.objects.get(pk=last.pgh_context_id).metadata == {
+        "user": 9,
+        "reverted_event": f"testapp.BookEvent:{original.pk}",
+    }
+
+
+def test_revert_recreates_a_deleted_row(book):
+    pk = book.pk
+    book.delete()
+    deleted = BookEvent.objects.get(pgh_obj_id=pk, pgh_label="delete")
+    deleted.revert()
+    recreated = Book.objects.get(pk=pk)
+    assert recreated.title == "The Dispossessed"
+    assert BookEvent.objects.filter(pgh_obj_id=pk).latest("pgh_id").pgh_label == "insert"
+
+
+def test_revert_of_a_partial_event_model_cannot_recreate(book):
+    Book.objects.filter(pk=book.pk).update(price=Decimal("3"))
+    price_event = BookPriceEvent.objects.get()
+    Book.objects.filter(pk=book.pk).update(price=Decimal("4"))
+    price_event.revert()
+    book.refresh_from_db()
+    assert book.price == Decimal("3")
+    book.delete()
+    with pytest.raises(ValueError, match="does not track"):
+        price_event.revert()
+
+
+def test_create_event_records_database_values_with_context(author):
+    with pghistory_core.context(reason="audit"):
+        event = pghistory_core.create_event(author, label="snapshot")
+    assert isinstance(event, AuthorEvent)
+    assert (event.pgh_label, event.name, event.pgh_obj_id) == ("snapshot", "Ursula", author.pk)
+    assert event.pgh_context.metadata == {"reason": "audit"}
+
+
+def test_create_event_needs_a_known_label(author):
+    with pytest.raises(ValueError, match="not the label of a tracker"):
+        pghistory_core.create_event(author, label="nope")
+
+
+def test_create_event_for_a_missing_row():
+    with pytest.raises(Author.DoesNotExist):
+        pghistory_core.create_event(Author(pk=999, name="ghost"), label="snapshot")
