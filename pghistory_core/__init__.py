@@ -56,6 +56,7 @@ __all__ = [
     "ObjForeignKey",
     "Old",
     "ProxyField",
+    "Q",
     "RelatedField",
     "RowEvent",
     "Tracker",

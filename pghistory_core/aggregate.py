@@ -17,6 +17,7 @@ from django.db import connections, models
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
+from pghistory_core.meta import column, concrete, field
 from pghistory_core.triggers import literal, quote
 
 if TYPE_CHECKING:
@@ -46,10 +47,9 @@ def _resolve_event_model(value: Any) -> type[Event]:
 
 def data_sql(event_model: type[Event], alias: str) -> str:
     """``jsonb`` of the tracked values of an event row, keyed by the tracked attribute names."""
-    tracked_opts = event_model.pgh_tracked_model._meta
+    tracked = event_model.pgh_tracked_model
     pairs = [
-        f"{literal(tracked_opts.get_field(name).attname)}, "
-        f"{alias}.{quote(event_model._meta.get_field(name).column)}"
+        f"{literal(field(tracked, name).attname)}, {alias}.{quote(column(event_model, name))}"
         for name in event_model.pgh_tracked_fields
     ]
     if not pairs:
@@ -63,7 +63,7 @@ def diff_sql(event_model: type[Event], alias: str) -> str:
     if not event_model.pgh_has_obj:
         return "NULL::jsonb"
     table = quote(event_model._meta.db_table)
-    obj = quote(event_model._meta.get_field("pgh_obj").column)
+    obj = quote(column(event_model, "pgh_obj"))
     return (
         "(SELECT CASE WHEN _pgh_prev.d IS NULL THEN NULL ELSE ("
         "SELECT COALESCE(jsonb_object_agg(_pgh_cur.key, "
@@ -78,18 +78,18 @@ def diff_sql(event_model: type[Event], alias: str) -> str:
 
 def _metadata_sql(event_model: type[Event], alias: str) -> str:
     if event_model.pgh_context_kind == "json":
-        return f"{alias}.{quote(event_model._meta.get_field('pgh_context').column)}"
+        return f"{alias}.{quote(column(event_model, 'pgh_context'))}"
     if event_model.pgh_context_kind == "fk":
-        column = quote(event_model._meta.get_field("pgh_context").column)
-        return f"(SELECT _pgh_c.metadata FROM {_CONTEXT_TABLE} AS _pgh_c WHERE _pgh_c.id = {alias}.{column})"
+        context_column = quote(column(event_model, "pgh_context"))
+        return f"(SELECT _pgh_c.metadata FROM {_CONTEXT_TABLE} AS _pgh_c WHERE _pgh_c.id = {alias}.{context_column})"
     return "NULL::jsonb"
 
 
 def _context_id_sql(event_model: type[Event], alias: str) -> str:
     if event_model.pgh_context_kind == "fk":
-        return f"{alias}.{quote(event_model._meta.get_field('pgh_context').column)}"
+        return f"{alias}.{quote(column(event_model, 'pgh_context'))}"
     if event_model.pgh_has_context_id:
-        return f"{alias}.{quote(event_model._meta.get_field('pgh_context_id').column)}"
+        return f"{alias}.{quote(column(event_model, 'pgh_context_id'))}"
     return "NULL::uuid"
 
 
@@ -99,30 +99,31 @@ class _ObjFilter:
     def __init__(self, objs: Sequence[models.Model], references: bool) -> None:
         self.by_model: dict[type[models.Model], list[Any]] = {}
         for obj in objs:
-            self.by_model.setdefault(obj._meta.concrete_model, []).append(obj.pk)
+            self.by_model.setdefault(concrete(type(obj)), []).append(obj.pk)
         self.references = references
 
     def clauses(self, event_model: type[Event], alias: str) -> tuple[list[str], list[Any]]:
         """OR-able SQL clauses matching this filter on one event table, with their params."""
         clauses: list[str] = []
         params: list[Any] = []
-        tracked = event_model.pgh_tracked_model._meta.concrete_model
+        tracked = concrete(event_model.pgh_tracked_model)
         if event_model.pgh_has_obj and tracked in self.by_model:
-            column = quote(event_model._meta.get_field("pgh_obj").column)
+            obj_column = quote(column(event_model, "pgh_obj"))
             pks = self.by_model[tracked]
-            clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(pks))})")
+            clauses.append(f"{alias}.{obj_column} IN ({', '.join(['%s'] * len(pks))})")
             params.extend(pks)
         if self.references:
             for name in event_model.pgh_tracked_fields:
-                field = event_model.pgh_tracked_model._meta.get_field(name)
-                target = getattr(field, "related_model", None)
-                if not field.many_to_one and not field.one_to_one or target is None:
+                tracked_field = field(event_model.pgh_tracked_model, name)
+                target = tracked_field.related_model
+                if not (tracked_field.many_to_one or tracked_field.one_to_one) or target is None:
                     continue
-                pks = self.by_model.get(target._meta.concrete_model)
-                if pks:
-                    column = quote(event_model._meta.get_field(name).column)
-                    clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(pks))})")
-                    params.extend(pks)
+                target_pks = self.by_model.get(concrete(target))
+                if target_pks:
+                    fk_column = quote(column(event_model, name))
+                    placeholders = ", ".join(["%s"] * len(target_pks))
+                    clauses.append(f"{alias}.{fk_column} IN ({placeholders})")
+                    params.extend(target_pks)
         return clauses, params
 
 
@@ -132,13 +133,13 @@ def branch_sql(
     """One ``SELECT`` of the union; ``None`` when the filters exclude the whole table."""
     alias = "_pgh_e"
     obj_column = (
-        f"{alias}.{quote(event_model._meta.get_field('pgh_obj').column)}::text"
+        f"{alias}.{quote(column(event_model, 'pgh_obj'))}::text"
         if event_model.pgh_has_obj
         else "NULL::text"
     )
     columns = [
         f"{alias}.pgh_id AS pgh_id",
-        f"{alias}.{quote(event_model._meta.get_field('pgh_created_at').column)} AS pgh_created_at",
+        f"{alias}.{quote(column(event_model, 'pgh_created_at'))} AS pgh_created_at",
         f"{alias}.pgh_label::text AS pgh_label",
         f"{literal(event_model._meta.label)}::text AS pgh_model",
         f"{literal(event_model.pgh_tracked_model._meta.label)}::text AS pgh_obj_model",
@@ -152,7 +153,8 @@ def branch_sql(
         from django.contrib.auth import get_user_model
 
         user_pk = get_user_model()._meta.pk
-        assert user_pk is not None
+        if user_pk is None:  # pragma: no cover - every concrete model has a primary key
+            raise TypeError("The user model has no primary key.")
         user_type = user_pk.rel_db_type(connections["default"])
         metadata = _metadata_sql(event_model, alias)
         columns.append(f"(NULLIF(({metadata}) ->> 'user', ''))::{user_type} AS user_id")
@@ -216,20 +218,20 @@ class EventsQuery(Query):
 class EventsCompiler(SQLCompiler):
     """Replaces the aggregate's table name with the union of event tables."""
 
-    def get_from_clause(self) -> tuple[list[str], list[Any]]:
+    def get_from_clause(self) -> Any:
         result, params = super().get_from_clause()
-        table = self.quote_name_unless_alias(self.query.model._meta.db_table)
+        table = self.quote_name_unless_alias(self.query.get_meta().db_table)
         for index, part in enumerate(result):
             if part == table or part.startswith(f"{table} "):
                 union, union_params = self.query.union_sql()  # type: ignore[attr-defined]
                 alias = part[len(table) :].strip() or table
                 result[index] = f"({union}) {alias}"
-                params = [*union_params, *params]
+                params = type(params)([*union_params, *params])
                 break
         return result, params
 
 
-class EventsQuerySet(models.QuerySet):
+class EventsQuerySet(models.QuerySet[Any]):
     """QuerySet of the aggregate stream."""
 
     def __init__(self, model: Any = None, query: Any = None, using: Any = None, hints: Any = None):
@@ -238,7 +240,7 @@ class EventsQuerySet(models.QuerySet):
         super().__init__(model, query, using, hints)
 
     def _with(self, **attrs: Any) -> EventsQuerySet:
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         for name, value in attrs.items():
             setattr(clone.query, name, value)
         return clone
@@ -249,15 +251,13 @@ class EventsQuerySet(models.QuerySet):
 
     def tracks(self, *objs: models.Model) -> EventsQuerySet:
         """Only events of these tracked objects."""
-        return self._with(
-            pgh_obj_filters=(*self.query.pgh_obj_filters, _ObjFilter(objs, references=False))
-        )
+        current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=False)))
 
     def references(self, *objs: models.Model) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""
-        return self._with(
-            pgh_obj_filters=(*self.query.pgh_obj_filters, _ObjFilter(objs, references=True))
-        )
+        current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=True)))
 
 
 class EventsManager(models.Manager.from_queryset(EventsQuerySet)):  # type: ignore[misc]
@@ -269,7 +269,7 @@ class EventsManager(models.Manager.from_queryset(EventsQuerySet)):  # type: igno
 
     def get_queryset(self) -> EventsQuerySet:
         queryset = EventsQuerySet(model=self.model, using=self._db, hints=self._hints)
-        queryset.query.pgh_middleware = self.pgh_middleware
+        queryset.query.pgh_middleware = self.pgh_middleware  # type: ignore[attr-defined]
         return queryset
 
 

@@ -15,8 +15,14 @@ from pghistory_core.runtime import context
 @contextlib.contextmanager
 def bypass(*event_models: Any, databases: list[str] | None = None) -> Iterator[None]:
     """Lift the ``append_only`` protection of ``event_models`` (all when none are given)."""
-    models = list(event_models) or [m for m in all_event_models() if getattr(m, "pgh_append_only", False)]
-    uris = [f"{model._meta.label}:append_only" for model in models if getattr(model, "pgh_append_only", False)]
+    models = list(event_models) or [
+        m for m in all_event_models() if getattr(m, "pgh_append_only", False)
+    ]
+    uris = [
+        f"{model._meta.label}:append_only"
+        for model in models
+        if getattr(model, "pgh_append_only", False)
+    ]
     if not uris:
         raise ValueError("None of these event models is append-only.")
     with context(pgh_bypass_append_only=sorted(uris)), pgtrigger.ignore(*uris, databases=databases):

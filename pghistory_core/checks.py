@@ -24,7 +24,7 @@ def check_pgtrigger_installed(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_postgres(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every database that holds tracked models must be PostgreSQL."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for alias in databases or []:
         engine = settings.DATABASES.get(alias, {}).get("ENGINE", "")
         if "postgresql" not in engine and "postgis" not in engine:

@@ -13,6 +13,8 @@ from typing import Any
 import pgtrigger
 from django.db import models
 
+from pghistory_core import meta
+
 F = pgtrigger.F
 _ROW_REFERENCE = re.compile(r"\b(OLD|NEW)\.")
 
@@ -47,7 +49,9 @@ class _Combined(Condition):
         self.parts = parts
 
     def resolve(self, model: type[models.Model], tracked: Sequence[str] = ()) -> str:
-        joined = f" {self.operator} ".join(f"({part.resolve(model, tracked)})" for part in self.parts)
+        joined = f" {self.operator} ".join(
+            f"({part.resolve(model, tracked)})" for part in self.parts
+        )
         return f"({joined})"
 
 
@@ -86,10 +90,10 @@ class _Change(Condition):
         opts = model._meta
         names = self.fields or list(tracked) or [f.name for f in opts.concrete_fields]
         excluded = {opts.get_field(name).name for name in self.exclude}
-        columns = []
+        columns: list[str] = []
         for name in names:
-            field = opts.get_field(name)
-            if field.many_to_many or not getattr(field, "column", None):
+            field = meta.field(model, name)
+            if field.many_to_many or not field.column:
                 raise ValueError(f"{type(self).__name__}: {model.__name__}.{name} has no column.")
             if field.name in excluded:
                 continue
@@ -97,7 +101,7 @@ class _Change(Condition):
                 getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
             ):
                 continue
-            if field.model._meta.concrete_model is not opts.concrete_model:
+            if meta.concrete(field.model) is not meta.concrete(model):
                 continue  # a parent's column is not in this table's OLD/NEW rows
             columns.append(field.column)
         return columns

@@ -63,7 +63,7 @@ def _tracked_fields(
 
 def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]) -> Any:
     """A copy of a tracked field for the event table: no uniqueness, no constraints."""
-    if isinstance(field, models.GeneratedField):
+    if isinstance(field, models.GeneratedField) and field.output_field is not None:
         field = field.output_field
     if field.is_relation:
         # Deconstructing a relation asks the app registry about swappable models, which is
@@ -89,7 +89,8 @@ def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]
         if isinstance(target, str) and "." not in target:
             kwargs["to"] = f"{tracked_model._meta.app_label}.{target}"
         config_kwargs = (
-            config.foreign_key_field().kwargs if field.many_to_one or field.one_to_one
+            config.foreign_key_field().kwargs
+            if field.many_to_one or field.one_to_one
             else config.related_field().kwargs
         )
     else:
@@ -123,7 +124,9 @@ def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | No
             result["pgh_context_id"] = models.UUIDField(**context_id_field.kwargs)
         return "json", result
     if isinstance(context_field, config_fields.ContextForeignKey):
-        return "fk", {"pgh_context": models.ForeignKey("pghistory_core.Context", **context_field.kwargs)}
+        return "fk", {
+            "pgh_context": models.ForeignKey("pghistory_core.Context", **context_field.kwargs)
+        }
     raise TypeError("context_field must be ContextForeignKey(), ContextJSONField() or None.")
 
 
@@ -185,7 +188,9 @@ def create_event_model(
 
     obj_setting = config.obj_field() if obj_field is UNSET else obj_field
     context_setting = config.context_field() if context_field is UNSET else context_field
-    context_id_setting = config.context_id_field() if context_id_field is UNSET else context_id_field
+    context_id_setting = (
+        config.context_id_field() if context_id_field is UNSET else context_id_field
+    )
     context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
     obj = _obj_field(tracked_model, obj_setting, model_name)
 

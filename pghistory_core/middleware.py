@@ -50,7 +50,7 @@ class _UserTrackingRequest:
 
 
 def _metadata(request: HttpRequest) -> dict[str, Any]:
-    user = getattr(request, "user", None)
+    user: Any = getattr(request, "user", None)
     return {
         "user": user.pk if getattr(user, "is_authenticated", False) else None,
         "url": request.path,
@@ -99,9 +99,9 @@ class HistoryMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if not self._prepare(request):
-            return await self.get_response(request)  # type: ignore[misc, no-any-return]
+            return await self.get_response(request)  # type: ignore[misc]
         from asgiref.sync import sync_to_async
 
         metadata = await sync_to_async(self.get_context)(request)
         async with context(**metadata):
-            return await self.get_response(request)  # type: ignore[misc, no-any-return]
+            return await self.get_response(request)  # type: ignore[misc]

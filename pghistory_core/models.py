@@ -54,9 +54,12 @@ class Event(models.Model):
     @property
     def pgh_data(self) -> dict[str, Any]:
         """The tracked values of this event, keyed by attribute name."""
-        opts = self.pgh_tracked_model._meta
+        from pghistory_core.meta import field
+
         return {
-            opts.get_field(name).attname: getattr(self, type(self)._meta.get_field(name).attname)
+            field(self.pgh_tracked_model, name).attname: getattr(
+                self, field(type(self), name).attname
+            )
             for name in self.pgh_tracked_fields
         }
 
@@ -75,7 +78,7 @@ class BaseEvents(models.Model):
     pgh_label = models.TextField()
     pgh_model = models.TextField(help_text="The event model, as 'app_label.ModelName'.")
     pgh_obj_model = models.TextField(help_text="The tracked model, as 'app_label.ModelName'.")
-    pgh_obj_id = models.TextField(null=True)
+    pgh_obj_id = models.TextField(null=True)  # noqa: DJ001 - NULL: the event model has no pgh_obj
     pgh_data = models.JSONField()
     pgh_diff = models.JSONField(null=True)
     pgh_context = models.ForeignKey(
@@ -121,7 +124,7 @@ class MiddlewareEvents(BaseEvents):
         db_constraint=False,
         related_name="+",
     )
-    url = models.TextField(null=True)
+    url = models.TextField(null=True)  # noqa: DJ001 - NULL: no URL was recorded
 
     objects = EventsManager(middleware=True)
 

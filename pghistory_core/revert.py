@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router, transaction
 
+from pghistory_core.meta import column, field, pk
 from pghistory_core.runtime import context
 from pghistory_core.triggers import quote
 
@@ -22,15 +23,22 @@ def revert_event(event: Event, using: str | None = None) -> models.Model:
     event_model = type(event)
     tracked_model = event_model.pgh_tracked_model
     if not event_model.pgh_has_obj:
-        raise ValueError(f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert.")
+        raise ValueError(
+            f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert."
+        )
     opts = tracked_model._meta
     tracked = set(event_model.pgh_tracked_fields)
     missing = [
-        field.name for field in opts.concrete_fields if field.name not in tracked and not field.primary_key
+        field.name
+        for field in opts.concrete_fields
+        if field.name not in tracked and not field.primary_key
     ]
     using = using or router.db_for_write(tracked_model)
     obj_id = event.pgh_obj_id  # type: ignore[attr-defined]
-    with transaction.atomic(using=using), context(reverted_event=f"{event_model._meta.label}:{event.pk}"):
+    with (
+        transaction.atomic(using=using),
+        context(reverted_event=f"{event_model._meta.label}:{event.pk}"),
+    ):
         obj = tracked_model._base_manager.using(using).filter(pk=obj_id).first()
         created = obj is None
         if created and missing:
@@ -38,18 +46,24 @@ def revert_event(event: Event, using: str | None = None) -> models.Model:
                 f"Cannot recreate deleted {opts.label} {obj_id}: {event_model.__name__} does not "
                 f"track {', '.join(missing)}."
             )
-        if created:
+        if obj is None:
             obj = tracked_model(pk=obj_id)
-        assert obj is not None
         for name in event_model.pgh_tracked_fields:
-            field = opts.get_field(name)
-            if field.primary_key:
+            if field(tracked_model, name).primary_key:
                 continue
-            setattr(obj, field.attname, getattr(event, event_model._meta.get_field(name).attname))
+            setattr(
+                obj,
+                field(tracked_model, name).attname,
+                getattr(event, field(event_model, name).attname),
+            )
         if created:
             obj.save(using=using, force_insert=True)
         else:
-            names = [name for name in event_model.pgh_tracked_fields if not opts.get_field(name).primary_key]
+            names = [
+                name
+                for name in event_model.pgh_tracked_fields
+                if not field(tracked_model, name).primary_key
+            ]
             obj.save(using=using, update_fields=names)
     return obj
 
@@ -80,9 +94,9 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
     from pghistory_core.triggers import _insert
 
     row = "_pgh_row"
-    pk = quote(obj._meta.pk.column)  # type: ignore[union-attr]
+    pk_sql = quote(column(type(obj), pk(type(obj)).name))
     insert = _insert(
-        event_model, row, f"FROM {quote(obj._meta.db_table)} AS {row}", [f"{row}.{pk} = %s"]
+        event_model, row, f"FROM {quote(obj._meta.db_table)} AS {row}", [f"{row}.{pk_sql} = %s"]
     )
     sql = (
         "WITH _pgh_ctx AS (SELECT pghistory_core_context_id() AS id, "
@@ -97,5 +111,7 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
         cursor.execute(sql, [label, obj.pk])
         row_result = cursor.fetchone()
     if row_result is None:
-        raise event_model.pgh_tracked_model.DoesNotExist(f"{obj._meta.label} {obj.pk} is not in the database.")
+        raise type(obj).DoesNotExist(  # type: ignore[attr-defined]
+            f"{obj._meta.label} {obj.pk} is not in the database."
+        )
     return event_model._base_manager.using(using).get(pk=row_result[0])

@@ -180,7 +180,9 @@ def install(connection: BaseDatabaseWrapper) -> None:
         connection.execute_wrappers.append(execute_wrapper)
 
 
-def install_on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+def install_on_connection_created(
+    sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
     """``connection_created`` receiver."""
     install(connection)
 

@@ -8,6 +8,15 @@ from django.db import connections
 
 from pghistory_core.config import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, EVENT_ID_SEQUENCE
 
+__all__ = [
+    "DROP_SQL",
+    "EVENT_ID_SEQUENCE",
+    "FUNCTIONS_SQL",
+    "SEQUENCE_SQL",
+    "install",
+    "pre_migrate",
+]
+
 _WRITTEN_SETTING = "pghistory.context_written"
 
 SEQUENCE_SQL = f"CREATE SEQUENCE IF NOT EXISTS {EVENT_ID_SEQUENCE};"

@@ -16,8 +16,9 @@ import pgtrigger
 from django.db import models
 
 from pghistory_core import config
-from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.conditions import Condition, for_transition_tables, references
+from pghistory_core.config import CONTEXT_ID_SETTING
+from pghistory_core.meta import column, concrete, field, pk
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -43,54 +44,57 @@ def literal(value: str) -> str:
 def _trigger_name(base: str, suffix: str) -> str:
     name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in f"{base}_{suffix}")
     if len(name) > _MAX_NAME:
-        digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+        digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6]
         name = f"{name[: _MAX_NAME - 7]}_{digest}"
     return name
+
+
+def _pk_column(event_model: type[Event]) -> str:
+    tracked = event_model.pgh_tracked_model
+    return column(tracked, pk(tracked).name)
 
 
 def _context_expressions(event_model: type[Event]) -> list[tuple[str, str]]:
     kind = event_model.pgh_context_kind
     pairs = []
     if kind == "fk":
-        pairs.append((event_model._meta.get_field("pgh_context").column, "_pgh_ctx_id"))
+        pairs.append((column(event_model, "pgh_context"), "_pgh_ctx_id"))
     elif kind == "json":
-        pairs.append((event_model._meta.get_field("pgh_context").column, "_pgh_ctx_meta"))
+        pairs.append((column(event_model, "pgh_context"), "_pgh_ctx_meta"))
         if event_model.pgh_has_context_id:
-            pairs.append((event_model._meta.get_field("pgh_context_id").column, "_pgh_ctx_id"))
+            pairs.append((column(event_model, "pgh_context_id"), "_pgh_ctx_id"))
     return pairs
 
 
 def _source(event_model: type[Event], row: str) -> tuple[list[str], list[str], list[str]]:
     """Columns of the event table, the SQL that fills them from ``row``, and joins needed."""
     tracked = event_model.pgh_tracked_model
-    opts = tracked._meta
-    pk_column = opts.pk.column
-    columns = [event_model._meta.get_field("pgh_created_at").column, "pgh_label"]
+    pk_column = column(tracked, pk(tracked).name)
+    columns = [column(event_model, "pgh_created_at"), "pgh_label"]
     values = [config.created_at_function(), "_pgh_label"]
     if event_model.pgh_has_obj:
-        columns.append(event_model._meta.get_field("pgh_obj").column)
+        columns.append(column(event_model, "pgh_obj"))
         values.append(f"{row}.{quote(pk_column)}")
-    for column, variable in _context_expressions(event_model):
-        columns.append(column)
+    for context_column, variable in _context_expressions(event_model):
+        columns.append(context_column)
         values.append(variable)
 
     joins: dict[type[models.Model], str] = {}
     for name in event_model.pgh_tracked_fields:
-        field = opts.get_field(name)
-        owner = field.model._meta.concrete_model
-        columns.append(event_model._meta.get_field(name).column)
-        if owner is opts.concrete_model:
-            values.append(f"{row}.{quote(field.column)}")
+        owner = concrete(field(tracked, name).model)
+        columns.append(column(event_model, name))
+        if owner is concrete(tracked):
+            values.append(f"{row}.{quote(column(tracked, name))}")
             continue
         # A multi-table-inheritance parent's column: read it from the parent table, which
         # shares the primary key value.
         if owner not in joins:
             alias = f"_pgh_parent{len(joins)}"
             joins[owner] = alias
-        values.append(f"{joins[owner]}.{quote(field.column)}")
+        values.append(f"{joins[owner]}.{quote(column(tracked, name))}")
     join_sql = [
         f"LEFT JOIN {quote(model._meta.db_table)} AS {alias} "
-        f"ON {alias}.{quote(model._meta.pk.column)} = {row}.{quote(pk_column)}"
+        f"ON {alias}.{quote(column(model, pk(model).name))} = {row}.{quote(pk_column)}"
         for model, alias in joins.items()
     ]
     return columns, values, join_sql
@@ -162,7 +166,7 @@ class EventTrigger(pgtrigger.Trigger):
         statement = level == pgtrigger.Statement and not pk_change_only
         referencing = None
         if statement:
-            referencing = pgtrigger.Referencing(
+            referencing = pgtrigger.Referencing(  # type: ignore[no-untyped-call]
                 old=_OLD_ROWS if operation in ("UPDATE", "DELETE") else None,
                 new=_NEW_ROWS if operation in ("UPDATE", "INSERT") else None,
             )
@@ -170,8 +174,8 @@ class EventTrigger(pgtrigger.Trigger):
         if not statement:
             clauses = []
             if pk_change_only:
-                pk = quote(event_model.pgh_tracked_model._meta.pk.column)
-                clauses.append(f"OLD.{pk} IS DISTINCT FROM NEW.{pk}")
+                pk_sql = quote(_pk_column(event_model))
+                clauses.append(f"OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql}")
             if condition_sql:
                 clauses.append(condition_sql)
             if clauses:
@@ -195,16 +199,16 @@ class EventTrigger(pgtrigger.Trigger):
         insert = _insert(self.event_model, self.row, "", [])
         if self.pk_change_only:
             setting = literal(str(self.pk_change_setting))
-            pk = quote(self.event_model.pgh_tracked_model._meta.pk.column)
+            pk_sql = quote(_pk_column(self.event_model))
             insert += (
                 f"\nPERFORM set_config({setting}, (COALESCE(NULLIF("
                 f"current_setting({setting}, true), ''), '[]')::jsonb"
-                f" || to_jsonb(NEW.{pk}::text))::text, true);"
+                f" || to_jsonb(NEW.{pk_sql}::text))::text, true);"
             )
         return f"{prelude}\n{insert}\nRETURN NULL;"
 
     def _statement_func(self, prelude: str) -> str:
-        pk = quote(self.event_model.pgh_tracked_model._meta.pk.column)
+        pk_sql = quote(_pk_column(self.event_model))
         where = []
         if self.condition_sql:
             where.append(for_transition_tables(self.condition_sql, _OLD, _NEW))
@@ -213,7 +217,7 @@ class EventTrigger(pgtrigger.Trigger):
         elif self.op == "DELETE":
             from_sql = f"FROM {_OLD_ROWS} AS {_OLD}"
         else:
-            from_sql = f"FROM {_NEW_ROWS} AS {_NEW} JOIN {_OLD_ROWS} AS {_OLD} ON {_OLD}.{pk} = {_NEW}.{pk}"
+            from_sql = f"FROM {_NEW_ROWS} AS {_NEW} JOIN {_OLD_ROWS} AS {_OLD} ON {_OLD}.{pk_sql} = {_NEW}.{pk_sql}"
         row = _OLD if self.row == "OLD" else _NEW
         body = [prelude]
         if self.op == "UPDATE":
@@ -225,7 +229,7 @@ class EventTrigger(pgtrigger.Trigger):
                 f"END IF;"
             )
             where.append(
-                f"_pgh_skip IS NULL OR NOT ({_NEW}.{pk}::text IN "
+                f"_pgh_skip IS NULL OR NOT ({_NEW}.{pk_sql}::text IN "
                 f"(SELECT jsonb_array_elements_text(_pgh_skip::jsonb)))"
             )
         body.append(_insert(self.event_model, row, from_sql, where))
@@ -267,7 +271,9 @@ def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigg
     """The triggers implementing ``tracker`` for ``event_model``."""
     level = tracker.level or event_model.pgh_level or config.level()
     if level not in (pgtrigger.Row, pgtrigger.Statement):
-        raise ValueError(f"{event_model.__name__}: level must be pgtrigger.Row or pgtrigger.Statement.")
+        raise ValueError(
+            f"{event_model.__name__}: level must be pgtrigger.Row or pgtrigger.Statement."
+        )
     tracked = event_model.pgh_tracked_model
     existing = {trigger.name for trigger in getattr(tracked._meta, "triggers", [])}
     base = tracker.trigger_name or str(tracker.label)
@@ -285,11 +291,17 @@ def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigg
             "condition_sql": condition_sql,
         }
         if operation == "UPDATE" and level == pgtrigger.Statement:
-            digest = hashlib.sha1(f"{event_model._meta.label}:{name}".encode()).hexdigest()[:10]
+            digest = hashlib.sha1(
+                f"{event_model._meta.label}:{name}".encode(), usedforsecurity=False
+            ).hexdigest()[:10]
             kwargs["pk_change_setting"] = f"pghistory.pk_changed_{digest}"
             triggers.append(
-                EventTrigger(name=_trigger_name(name, "pk"), level=pgtrigger.Row,
-                             pk_change_only=True, **kwargs)
+                EventTrigger(
+                    name=_trigger_name(name, "pk"),
+                    level=pgtrigger.Row,
+                    pk_change_only=True,
+                    **kwargs,
+                )
             )
         triggers.append(EventTrigger(name=name, level=level, **kwargs))
     return triggers

@@ -35,13 +35,17 @@ def test_data_and_diff(book):
     assert first.pgh_data["author_id"] == book.author_id
     assert first.pgh_obj_model == "testapp.Book"
     assert first.pgh_obj_id == str(book.pk)
-    assert second.pgh_diff == {"title": ["The Dispossessed", "New"], "price": [9.99, 5.0], "updated_at": second.pgh_diff["updated_at"]}
+    assert second.pgh_diff == {
+        "title": ["The Dispossessed", "New"],
+        "price": [9.99, 5.0],
+        "updated_at": second.pgh_diff["updated_at"],
+    }
 
 
 def test_across_accepts_labels_and_rejects_unknown(book):
-    assert set(Events.objects.across("testapp.AuthorEvent").values_list("pgh_model", flat=True)) == {
-        "testapp.AuthorEvent"
-    }
+    assert set(
+        Events.objects.across("testapp.AuthorEvent").values_list("pgh_model", flat=True)
+    ) == {"testapp.AuthorEvent"}
     with pytest.raises(ValueError, match="not an installed event model"):
         Events.objects.across("testapp.Book")
 
@@ -51,7 +55,10 @@ def test_tracks_and_references(book):
     tracked = Events.objects.tracks(book).values_list("pgh_model", flat=True)
     assert list(tracked) == ["testapp.BookEvent"]
     referencing = set(Events.objects.references(book.author).values_list("pgh_model", "pgh_obj_id"))
-    assert referencing == {("testapp.AuthorEvent", str(book.author_id)), ("testapp.BookEvent", str(book.pk))}
+    assert referencing == {
+        ("testapp.AuthorEvent", str(book.author_id)),
+        ("testapp.BookEvent", str(book.pk)),
+    }
     assert ("testapp.BookEvent", str(other.pk)) not in referencing
 
 

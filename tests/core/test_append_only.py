@@ -36,5 +36,8 @@ def test_explicit_bypass_allows_pruning_and_is_recorded():
 def test_bypass_of_a_model_that_is_not_append_only_is_refused():
     from tests.testapp.models import AuthorEvent
 
-    with pytest.raises(ValueError, match="append-only"), pghistory_core.bypass_append_only(AuthorEvent):
+    with (
+        pytest.raises(ValueError, match="append-only"),
+        pghistory_core.bypass_append_only(AuthorEvent),
+    ):
         pass

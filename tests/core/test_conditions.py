@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def labels():
-    return list(TicketEvent.objects.order_by("pgh_id").values_list("pgh_label", "status", "assignee"))
+    return list(
+        TicketEvent.objects.order_by("pgh_id").values_list("pgh_label", "status", "assignee")
+    )
 
 
 def test_q_condition_on_old_and_new():
@@ -44,10 +46,19 @@ def test_obj_field_related_name():
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
-        (pghistory_core.AnyChange("a", "b"), '(OLD."a" IS DISTINCT FROM NEW."a" OR OLD."b" IS DISTINCT FROM NEW."b")'),
-        (pghistory_core.AllChange("a", "b"), '(OLD."a" IS DISTINCT FROM NEW."a" AND OLD."b" IS DISTINCT FROM NEW."b")'),
+        (
+            pghistory_core.AnyChange("a", "b"),
+            '(OLD."a" IS DISTINCT FROM NEW."a" OR OLD."b" IS DISTINCT FROM NEW."b")',
+        ),
+        (
+            pghistory_core.AllChange("a", "b"),
+            '(OLD."a" IS DISTINCT FROM NEW."a" AND OLD."b" IS DISTINCT FROM NEW."b")',
+        ),
         (pghistory_core.AnyDontChange("a"), '(OLD."a" IS NOT DISTINCT FROM NEW."a")'),
-        (pghistory_core.AllDontChange("a", "b"), '(OLD."a" IS NOT DISTINCT FROM NEW."a" AND OLD."b" IS NOT DISTINCT FROM NEW."b")'),
+        (
+            pghistory_core.AllDontChange("a", "b"),
+            '(OLD."a" IS NOT DISTINCT FROM NEW."a" AND OLD."b" IS NOT DISTINCT FROM NEW."b")',
+        ),
         (~pghistory_core.AnyChange("a"), 'NOT ((OLD."a" IS DISTINCT FROM NEW."a"))'),
         (pghistory_core.Condition('NEW."a" > 1'), 'NEW."a" > 1'),
     ],
@@ -67,4 +78,7 @@ def test_condition_sql(condition, expected):
 def test_statement_rewrites_old_and_new():
     from pghistory_core.conditions import for_transition_tables
 
-    assert for_transition_tables('OLD."a" <> NEW."a" AND "OLDISH" = 1', "o", "n") == 'o."a" <> n."a" AND "OLDISH" = 1'
+    assert (
+        for_transition_tables('OLD."a" <> NEW."a" AND "OLDISH" = 1', "o", "n")
+        == 'o."a" <> n."a" AND "OLDISH" = 1'
+    )

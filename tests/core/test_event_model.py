@@ -31,7 +31,16 @@ from tests.testapp.models import (
 def test_event_model_fields():
     names = [f.name for f in BookEvent._meta.fields]
     assert names[:3] == ["pgh_id", "pgh_created_at", "pgh_label"]
-    assert {"pgh_obj", "pgh_context", "title", "author", "price", "status", "data", "updated_at"} <= set(names)
+    assert {
+        "pgh_obj",
+        "pgh_context",
+        "title",
+        "author",
+        "price",
+        "status",
+        "data",
+        "updated_at",
+    } <= set(names)
     author = BookEvent._meta.get_field("author")
     assert author.remote_field.model is Author
     assert author.db_constraint is False
@@ -76,7 +85,10 @@ def test_uuid_primary_key():
     doc = Document.objects.create(body="a")
     doc.body = "b"
     doc.save()
-    assert [e.body for e in DocumentEvent.objects.filter(pgh_obj_id=doc.pk).order_by("pgh_id")] == ["a", "b"]
+    assert [e.body for e in DocumentEvent.objects.filter(pgh_obj_id=doc.pk).order_by("pgh_id")] == [
+        "a",
+        "b",
+    ]
     assert isinstance(DocumentEvent.objects.first().pgh_obj_id, uuid.UUID)
 
 

@@ -24,7 +24,9 @@ def test_anonymous_request(client, book):
 
 
 def test_user_set_later_by_the_view_is_picked_up(client, user, book):
-    client.post(f"/books/{book.pk}/rename-late-auth/", {"title": "Token", "username": user.username})
+    client.post(
+        f"/books/{book.pk}/rename-late-auth/", {"title": "Token", "username": user.username}
+    )
     assert BookEvent.objects.get(pgh_label="update").pgh_context.metadata["user"] == user.pk
 
 

@@ -39,7 +39,9 @@ def test_psql_session_changes_are_recorded():
         "INSERT INTO testapp_author (name, email) VALUES ('psql insert', '');"
         f"DELETE FROM testapp_author WHERE id = {author.pk};"
     )
-    subprocess.run([_psql(), "-v", "ON_ERROR_STOP=1", "-c", sql], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [_psql(), "-v", "ON_ERROR_STOP=1", "-c", sql], env=env, check=True, capture_output=True
+    )
     rows = list(AuthorEvent.objects.order_by("pgh_id").values_list("pgh_label", "name"))
     assert rows == [
         ("insert", "before"),

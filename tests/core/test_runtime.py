@@ -19,7 +19,9 @@ def test_events_inside_a_context_share_it():
         a = Author.objects.create(name="a")
         Author.objects.filter(pk=a.pk).update(email="a@example.com")
     events = list(AuthorEvent.objects.order_by("pgh_id"))
-    assert {e.pgh_context_id for e in events} == {ctx.id} or len({e.pgh_context_id for e in events}) == 1
+    assert {e.pgh_context_id for e in events} == {ctx.id} or len(
+        {e.pgh_context_id for e in events}
+    ) == 1
     context = Context.objects.get()
     assert context.metadata == {"user": 7, "url": "/import/"}
     assert all(e.pgh_context_id == context.id for e in events)
@@ -80,7 +82,9 @@ def test_context_survives_atomic_blocks_and_savepoint_rollbacks():
 def test_literal_percent_sign_in_sql_without_params():
     author = Author.objects.create(name="100%")
     with pghistory_core.context(user=1), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE testapp_author SET email = 'a%b@example.com' WHERE id = {author.pk}")
+        cursor.execute(
+            f"UPDATE testapp_author SET email = 'a%b@example.com' WHERE id = {author.pk}"
+        )
         cursor.execute("UPDATE testapp_author SET name = %s WHERE name LIKE %s", ["50%", "100%%"])
     update_events = AuthorEvent.objects.filter(pgh_label="update").order_by("pgh_id")
     assert [e.email for e in update_events] == ["a%b@example.com", "a%b@example.com"]

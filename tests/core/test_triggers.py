@@ -37,7 +37,9 @@ def test_bulk_create_records_every_row():
 
 
 def test_queryset_update_records_changed_rows_only():
-    Author.objects.bulk_create([Author(name=f"a{i}", email="x@example.com" if i < 3 else "") for i in range(6)])
+    Author.objects.bulk_create(
+        [Author(name=f"a{i}", email="x@example.com" if i < 3 else "") for i in range(6)]
+    )
     Author.objects.update(email="x@example.com")
     assert AuthorEvent.objects.filter(pgh_label="update").count() == 3
     assert set(AuthorEvent.objects.filter(pgh_label="update").values_list("email", flat=True)) == {
@@ -65,7 +67,9 @@ def test_delete_cascades_are_recorded(book):
 
 def test_raw_sql_through_django_is_recorded(author):
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE testapp_author SET email = %s WHERE id = %s", ["raw@example.com", author.pk])
+        cursor.execute(
+            "UPDATE testapp_author SET email = %s WHERE id = %s", ["raw@example.com", author.pk]
+        )
     assert AuthorEvent.objects.filter(pgh_label="update").get().email == "raw@example.com"
 
 
@@ -98,4 +102,6 @@ def test_subset_of_fields_tracked_separately(book):
     event = BookPriceEvent.objects.get()
     assert event.pgh_label == "price_changed"
     assert event.price == Decimal("1.00")
-    assert [f.name for f in BookPriceEvent._meta.fields if not f.name.startswith("pgh_")] == ["price"]
+    assert [f.name for f in BookPriceEvent._meta.fields if not f.name.startswith("pgh_")] == [
+        "price"
+    ]

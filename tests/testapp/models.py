@@ -84,12 +84,16 @@ class Document(models.Model):
     body = models.TextField()
 
 
-@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent())
+@pghistory_core.track(
+    pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent()
+)
 class Place(models.Model):
     name = models.CharField(max_length=100)
 
 
-@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent())
+@pghistory_core.track(
+    pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), pghistory_core.DeleteEvent()
+)
 class Restaurant(Place):
     """Multi-table inheritance: the event copies the parent's name too."""
 
@@ -129,8 +133,6 @@ class Ticket(models.Model):
     priority = models.IntegerField(default=0)
 
 
-@pghistory_core.track(
-    pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), append_only=True
-)
+@pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), append_only=True)
 class Note(models.Model):
     text = models.TextField()
