@@ -36,6 +36,15 @@ def check_postgres(databases: Any = None, **kwargs: Any) -> list[checks.CheckMes
                     id="pghistory_core.E002",
                 )
             )
+        elif settings.DATABASES[alias].get("OPTIONS", {}).get("server_side_binding"):
+            errors.append(
+                checks.Error(
+                    f"Database {alias!r} uses psycopg's server-side binding, which cannot send "
+                    "the history context with the statement it belongs to.",
+                    hint="Remove OPTIONS['server_side_binding'] (Django's default is off).",
+                    id="pghistory_core.E003",
+                )
+            )
     return errors
 
 

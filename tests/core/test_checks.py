@@ -31,3 +31,13 @@ def test_database_not_postgres():
 
 def test_database_postgres():
     assert checks.check_postgres(databases=["default", "other"]) == []
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_server_side_binding_is_refused(settings):
+    databases = {
+        "default": {**settings.DATABASES["default"], "OPTIONS": {"server_side_binding": True}}
+    }
+    with override_settings(DATABASES=databases):
+        errors = checks.check_postgres(databases=["default"])
+    assert [e.id for e in errors] == ["pghistory_core.E003"]
