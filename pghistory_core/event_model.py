@@ -130,20 +130,37 @@ def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | No
     raise TypeError("context_field must be ContextForeignKey(), ContextJSONField() or None.")
 
 
-def _proxy_manager(proxies: dict[str, ProxyField]) -> models.Manager[Any]:
-    class ProxyQuerySet(models.QuerySet[Any]):
-        pass
+def _proxy_expression(model: type[models.Model], proxy: ProxyField) -> Any:
+    """An ORM expression for a ``ProxyField`` path: relations first, then JSON keys."""
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
+    parts = proxy.proxy.split("__")
+    current: Any = model
+    for index, part in enumerate(parts):
+        field = current._meta.get_field(part)
+        if isinstance(field, models.JSONField):
+            keys = parts[index + 1 :]
+            expression: Any = models.F("__".join(parts[: index + 1]))
+            for key in keys[:-1]:
+                expression = KeyTransform(key, expression)
+            if keys:
+                expression = KeyTextTransform(keys[-1], expression)
+            output = proxy.field
+            if isinstance(output, models.ForeignKey):
+                output = output.target_field
+            return Cast(expression, output_field=output)
+        if field.is_relation and field.related_model is not None:
+            current = field.related_model
+    return Cast(models.F(proxy.proxy), output_field=proxy.field)
+
+
+def _proxy_manager(proxies: dict[str, ProxyField]) -> models.Manager[Any]:
     class ProxyManager(models.Manager[Any]):
         def get_queryset(self) -> models.QuerySet[Any]:
-            from django.db.models.fields.json import KT
-
-            annotations = {}
-            for name, proxy in proxies.items():
-                field = proxy.field
-                output = field.target_field if isinstance(field, models.ForeignKey) else field
-                annotations[name] = Cast(KT(proxy.proxy), output_field=output)
-            return ProxyQuerySet(self.model, using=self._db).annotate(**annotations)
+            annotations = {
+                name: _proxy_expression(self.model, proxy) for name, proxy in proxies.items()
+            }
+            return super().get_queryset().annotate(**annotations)
 
     return ProxyManager()
 

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import pgtrigger
 from django.db import models
+from pgtrigger import compiler
 
 from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
 from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, concrete, field, pk
+from pghistory_core.trigger_sql import EventTriggerSql
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -235,6 +237,10 @@ class EventTrigger(pgtrigger.Trigger):
         body.append(_insert(self.event_model, row, from_sql, where))
         body.append("RETURN NULL;")
         return "\n".join(body)
+
+    def compile(self, model: Any) -> compiler.Trigger:
+        compiled = super().compile(model)
+        return compiler.Trigger(name=compiled.name, sql=EventTriggerSql(**compiled.sql.kwargs))
 
     def get_declare(self, model: Any) -> list[tuple[str, str]]:
         declare = list(super().get_declare(model))

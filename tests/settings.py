@@ -1,8 +1,10 @@
 """Settings of the test suite: two database aliases on a real Postgres (see devdb.py)."""
 
+import os
+
 import devdb
 
-SECRET_KEY = "tests-only"  # noqa: S105
+SECRET_KEY = "tests-only"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -10,7 +12,9 @@ ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 ALLOWED_HOSTS = ["*"]
 
-DATABASES = devdb.databases(aliases=("default", "other"))
+# One test database per process: parallel runs (nox sessions, editors) sharing the embedded
+# server must not drop each other's databases.
+DATABASES = devdb.databases(aliases=("default", "other"), test_prefix=f"test_{os.getpid()}_")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

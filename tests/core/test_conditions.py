@@ -82,3 +82,11 @@ def test_statement_rewrites_old_and_new():
         for_transition_tables('OLD."a" <> NEW."a" AND "OLDISH" = 1', "o", "n")
         == 'o."a" <> n."a" AND "OLDISH" = 1'
     )
+
+
+def test_proxy_field_reads_through_the_context():
+    with pghistory_core.context(user=42):
+        Ticket.objects.create(priority=9)
+    Ticket.objects.create(priority=8)
+    assert TicketEvent.objects.filter(user=42).count() == 1
+    assert [e.user for e in TicketEvent.objects.order_by("pgh_id")] == [42, None]

@@ -126,6 +126,11 @@ class Code(models.Model):
         "big_insert", operation=pgtrigger.Insert, condition=pghistory_core.Q(new__priority__gte=5)
     ),
     obj_field=pghistory_core.ObjForeignKey(related_name="ticket_events"),
+    attrs={
+        "user": pghistory_core.ProxyField(
+            "pgh_context__metadata__user", models.IntegerField(null=True)
+        )
+    },
 )
 class Ticket(models.Model):
     status = models.CharField(max_length=10, default="open")
