@@ -37,10 +37,13 @@ def _batches(
     event_model: Any, sql: str, params: list[Any], using: str, allow_append_only: bool
 ) -> Iterator[int]:
     while True:
-        with transaction.atomic(using=using), _guard(event_model, allow_append_only):
-            with connections[using].cursor() as cursor:
-                cursor.execute(sql, params)
-                deleted = cursor.rowcount
+        with (
+            transaction.atomic(using=using),
+            _guard(event_model, allow_append_only),
+            connections[using].cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            deleted = cursor.rowcount
         yield deleted
         if deleted == 0:
             return
@@ -109,9 +112,12 @@ def prune_keep_last(
         if not ids:
             return total
         last = ids[-1]
-        with transaction.atomic(using=using), _guard(event_model, allow_append_only):
-            with connections[using].cursor() as cursor:
-                cursor.execute(delete, [ids, keep])
-                total += cursor.rowcount
+        with (
+            transaction.atomic(using=using),
+            _guard(event_model, allow_append_only),
+            connections[using].cursor() as cursor,
+        ):
+            cursor.execute(delete, [ids, keep])
+            total += cursor.rowcount
         if progress:
             progress(total)
