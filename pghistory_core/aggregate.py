@@ -245,6 +245,11 @@ class EventsQuerySet(models.QuerySet[Any]):
             setattr(clone.query, name, value)
         return clone
 
+    def event_models(self) -> list[type[Event]]:
+        """The event models this queryset reads (all installed ones unless ``across()`` narrowed them)."""
+        chosen = self.query.pgh_event_models  # type: ignore[attr-defined]
+        return list(chosen) if chosen is not None else event_models()
+
     def across(self, *event_models: Any) -> EventsQuerySet:
         """Only events of these event models (classes or ``"app.Model"`` labels)."""
         return self._with(pgh_event_models=[_resolve_event_model(m) for m in event_models])

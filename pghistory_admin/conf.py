@@ -1,0 +1,31 @@
+"""Settings of the admin, read when used (never at import) so ``override_settings`` works."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+
+#: Field-name patterns masked in diffs unless ``PGHISTORY_ADMIN_SECRET_FIELDS`` says otherwise.
+DEFAULT_SECRET_FIELDS: tuple[str, ...] = (
+    "password",
+    "*password*",
+    "*secret*",
+    "*token*",
+    "*api_key*",
+)
+
+
+def _get(name: str, default: Any) -> Any:
+    return getattr(settings, f"PGHISTORY_ADMIN_{name}", default)
+
+
+def secret_fields() -> Sequence[str]:
+    """``PGHISTORY_ADMIN_SECRET_FIELDS``: field names or ``fnmatch`` patterns shown masked.
+
+    A pattern matches a field name (``"*token*"``) or a qualified ``"app_label.model.field"``
+    (``"auth.user.email"``), case-insensitively. Setting it replaces the defaults; extend
+    ``DEFAULT_SECRET_FIELDS`` to keep them.
+    """
+    return tuple(_get("SECRET_FIELDS", DEFAULT_SECRET_FIELDS))
