@@ -105,3 +105,39 @@ def test_subset_of_fields_tracked_separately(book):
     assert [f.name for f in BookPriceEvent._meta.fields if not f.name.startswith("pgh_")] == [
         "price"
     ]
+
+
+def test_bulk_create_upsert_records_inserts_and_updates():
+    Author.objects.create(name="existing", email="old@example.com")
+    Author.objects.bulk_create(
+        [Author(name="existing", email="new@example.com"), Author(name="fresh")],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["email"],
+    )
+    rows = list(AuthorEvent.objects.order_by("pgh_id").values_list("pgh_label", "name", "email"))
+    assert rows[0] == ("insert", "existing", "old@example.com")
+    assert sorted(rows[1:]) == [("insert", "fresh", ""), ("update", "existing", "new@example.com")]
+
+
+def test_copy_from_is_recorded():
+    import io
+
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        data = "copied\tc@example.com\n"
+        if hasattr(raw, "copy_expert"):  # psycopg2
+            raw.copy_expert("COPY testapp_author (name, email) FROM STDIN", io.StringIO(data))
+        else:  # psycopg 3
+            with raw.copy("COPY testapp_author (name, email) FROM STDIN") as copy:
+                copy.write(data)
+    assert AuthorEvent.objects.get().name == "copied"
+
+
+def test_pgtrigger_ignore_skips_event_triggers():
+    import pgtrigger
+
+    with pgtrigger.ignore("testapp.Author:insert_insert"):
+        Author.objects.create(name="unrecorded")
+    Author.objects.create(name="recorded")
+    assert list(AuthorEvent.objects.values_list("name", flat=True)) == ["recorded"]
