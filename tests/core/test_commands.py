@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 import pghistory_core
+from tests.dburl import url_for
 from tests.testapp.models import AuthorEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_command_line_run_is_recorded(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     # Point the subprocess at the test database.
-    env["DATABASE_URL"] = _url(connection.settings_dict)
+    env["DATABASE_URL"] = url_for(connection.settings_dict)
     subprocess.run(
         [sys.executable, "-m", "django", "add_author", "Le Guin", "--email", "ug@example.com"],
         env=env,
@@ -46,14 +47,3 @@ def test_ignored_commands_setting(settings):
 
     settings.PGHISTORY_IGNORED_COMMANDS = ["add_author"]
     assert config.ignored_commands() == ("add_author",)
-
-
-def _url(settings_dict):
-    host = settings_dict["HOST"]
-    user = settings_dict["USER"]
-    name = settings_dict["NAME"]
-    port = settings_dict["PORT"]
-    if host.startswith("/"):
-        return f"postgresql://{user}@/{name}?host={host}" + (f"&port={port}" if port else "")
-    password = settings_dict["PASSWORD"]
-    return f"postgresql://{user}:{password}@{host}:{port or 5432}/{name}"
