@@ -220,7 +220,7 @@ class EventsCompiler(SQLCompiler):
 
     def get_from_clause(self) -> Any:
         result, params = super().get_from_clause()
-        table = self.quote_name_unless_alias(self.query.get_meta().db_table)
+        table = self.connection.ops.quote_name(self.query.get_meta().db_table)
         for index, part in enumerate(result):
             if part == table or part.startswith(f"{table} "):
                 union, union_params = self.query.union_sql()  # type: ignore[attr-defined]

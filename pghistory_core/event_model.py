@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pgtrigger
-from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models.functions import Cast
@@ -17,6 +16,7 @@ from django.db.models.signals import class_prepared
 from pghistory_core import config
 from pghistory_core import fields as config_fields
 from pghistory_core.fields import UNSET, ProxyField
+from pghistory_core.indexes import EventBrinIndex
 from pghistory_core.trackers import InsertEvent, Tracker, UpdateEvent
 
 _AUTO_TO_PLAIN: dict[type[models.Field[Any, Any]], type[models.Field[Any, Any]]] = {
@@ -216,7 +216,7 @@ def create_event_model(
     for name in proxies:
         del attrs[name]
 
-    indexes: list[models.Index] = [BrinIndex(fields=["pgh_created_at"])]
+    indexes: list[models.Index] = [EventBrinIndex(fields=["pgh_created_at"])]
     if obj is not None:
         indexes.append(models.Index(fields=["pgh_obj", "pgh_id"]))
     meta_attrs = {"app_label": app_label, "abstract": abstract, "indexes": indexes, **(meta or {})}

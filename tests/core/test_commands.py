@@ -19,13 +19,14 @@ def test_command_line_run_is_recorded(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     # Point the subprocess at the test database.
     env["DATABASE_URL"] = url_for(connection.settings_dict)
-    subprocess.run(
+    run = subprocess.run(
         [sys.executable, "-m", "django", "add_author", "Le Guin", "--email", "ug@example.com"],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
         cwd=os.getcwd(),
     )
+    assert run.returncode == 0, run.stderr
     event = AuthorEvent.objects.get(name="Le Guin")
     assert event.pgh_context.metadata == {
         "command": "add_author",
