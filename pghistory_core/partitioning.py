@@ -12,7 +12,7 @@ import contextlib
 import datetime
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,13 @@ def check_interval(interval: str) -> str:
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}.")
     return interval
+
+
+def check_premake(premake: int) -> int:
+    """``premake`` if it is not negative."""
+    if premake < 0:
+        raise ValueError(f"premake must be 0 or more; got {premake}.")
+    return premake
 
 
 def aware(moment: datetime.datetime, name: str) -> datetime.datetime:
@@ -118,8 +125,7 @@ def plan(
     floors: Iterable[datetime.datetime], now: datetime.datetime, interval: str, premake: int
 ) -> list[tuple[datetime.datetime, datetime.datetime]]:
     """Ranges for the given lower bounds plus the current one and ``premake`` future ones."""
-    if premake < 0:
-        raise ValueError(f"premake must be 0 or more; got {premake}.")
+    check_premake(premake)
     current = floor(now, interval)
     lowers = {floor(f, interval) for f in floors}
     lowers.update(advance(current, interval, step) for step in range(premake + 1))
@@ -164,7 +170,7 @@ SELECT c.relname,
        GREATEST(c.reltuples, 0)::bigint
 FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
 WHERE i.inhparent = to_regclass(%s)
-ORDER BY 2, 3, 1
+ORDER BY 2, 3 NULLS FIRST, 1
 """
 
 
@@ -191,9 +197,7 @@ def _require_partitioned(event_model: type[models.Model], using: str) -> list[Pa
 def infer_interval(existing: Iterable[Partition]) -> str:
     """The interval of the newest range partition (``"month"`` when there is none)."""
     ranges = [
-        (p.lower, p.upper, p.name)
-        for p in existing
-        if p.lower is not None and p.upper is not None
+        (p.lower, p.upper, p.name) for p in existing if p.lower is not None and p.upper is not None
     ]
     if not ranges:
         return "month"
@@ -205,9 +209,7 @@ def infer_interval(existing: Iterable[Partition]) -> str:
         return "week"
     if 28 <= days <= 31:
         return "month"
-    raise ValueError(
-        f"Cannot tell the interval of partition {name} ({days} days); pass interval=."
-    )
+    raise ValueError(f"Cannot tell the interval of partition {name} ({days} days); pass interval=.")
 
 
 def _append_only_bypass(event_model: type[models.Model]) -> contextlib.AbstractContextManager[Any]:
@@ -264,9 +266,14 @@ def _attach(
     return name
 
 
-def _overlaps(existing: list[Partition], lower: datetime.datetime, upper: datetime.datetime) -> bool:
+def _overlaps(
+    existing: list[Partition], lower: datetime.datetime, upper: datetime.datetime
+) -> bool:
+    # A missing bound of a range partition is MINVALUE or MAXVALUE.
     return any(
-        p.lower is not None and p.upper is not None and p.lower < upper and p.upper > lower
+        not p.is_default
+        and (p.lower is None or p.lower < upper)
+        and (p.upper is None or p.upper > lower)
         for p in existing
     )
 
@@ -344,10 +351,3 @@ def drop_partitions(
         )
         dropped.append(partition.name)
     return dropped
-
-
-def iter_partitioned(
-    event_models: Iterable[type[models.Model]], using: str | None = None
-) -> Iterator[type[models.Model]]:
-    """The event models among ``event_models`` whose table is partitioned."""
-    return (model for model in event_models if is_partitioned(model, using=using))
