@@ -16,4 +16,4 @@ def book(author):
 
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user("alice", password="pw")  # noqa: S106
+    return get_user_model().objects.create_user("alice", password="pw")

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import path
 
 from tests.testapp import views
+from tests.testapp.admin import custom_site
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("custom-admin/", custom_site.urls),
     path("books/<int:pk>/rename/", views.rename_book),
     path("books/<int:pk>/rename-async/", views.rename_book_async),
     path("books/<int:pk>/rename-late-auth/", views.rename_book_late_auth),

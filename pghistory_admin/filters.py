@@ -1,0 +1,240 @@
+"""The audit log's filters (django-filter): model, action, user, dates, object, field, context.
+
+Choices are built from the event models the user may view, so they never reveal other models,
+and every value is validated by the form before it reaches SQL (as a bound parameter).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shlex
+from typing import TYPE_CHECKING, Any, cast
+
+import django_filters
+from django import forms
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact, In
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+from pghistory_admin.rows import action_label
+
+if TYPE_CHECKING:
+    from pghistory_core.models import Event
+
+__all__ = ["ContextPairsField", "EventFilterForm", "EventFilterSet", "parse_object_id"]
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+MAX_PAIRS = 10
+MAX_VALUE = 200
+
+
+def parse_object_id(model: type[models.Model], value: str) -> Any:
+    """``value`` as a primary key of ``model`` (admin-quoted or not); ``ValidationError`` if not."""
+    pk_field = model._meta.pk
+    pk = pk_field.to_python(unquote(value))
+    # The validators carry the database's integer range: out-of-range ids never reach SQL.
+    pk_field.run_validators(pk)
+    return pk
+
+
+class ContextPairsField(forms.CharField):
+    """``key=value`` pairs separated by spaces (quote a value holding spaces: ``k="a b"``)."""
+
+    default_error_messages = {
+        "syntax": _("Write key=value pairs separated by spaces, e.g. request_id=abc."),
+        "key": _("“%(key)s” is not a valid context key."),
+        "too_many": _("Use at most %(max)s key=value pairs."),
+        "too_long": _("Values are limited to %(max)s characters."),
+    }
+
+    def clean(self, value: Any) -> list[tuple[str, str]]:
+        text = super().clean(value)
+        if not text:
+            return []
+        try:
+            tokens = shlex.split(text)
+        except ValueError:
+            raise ValidationError(self.error_messages["syntax"], code="syntax") from None
+        if len(tokens) > MAX_PAIRS:
+            raise ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"max": MAX_PAIRS}
+            )
+        pairs = []
+        for token in tokens:
+            key, sep, pair_value = token.partition("=")
+            if not sep:
+                raise ValidationError(self.error_messages["syntax"], code="syntax")
+            if not _KEY.match(key):
+                raise ValidationError(self.error_messages["key"], code="key", params={"key": key})
+            if len(pair_value) > MAX_VALUE:
+                raise ValidationError(
+                    self.error_messages["too_long"], code="too_long", params={"max": MAX_VALUE}
+                )
+            pairs.append((key, pair_value))
+        return pairs
+
+
+class ContextPairsFilter(django_filters.Filter):
+    field_class = ContextPairsField
+
+
+class EventFilterForm(forms.Form):
+    """Checks what one field cannot: the object id against the chosen model, the date order."""
+
+    event_models: list[type[Event]] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = cast("dict[str, Any]", super().clean())
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", _("The end date is before the start date."))
+        obj, model_label = data.get("object"), data.get("model")
+        if obj and model_label:
+            model = _tracked_models(self.event_models).get(model_label)
+            if model is not None:
+                try:
+                    data["object"] = parse_object_id(model, obj)
+                except ValidationError:
+                    self.add_error(
+                        "object",
+                        _("“%(value)s” is not an id of %(model)s.")
+                        % {"value": obj, "model": model._meta.verbose_name},
+                    )
+        return data
+
+
+def _tracked_models(event_models: list[type[Event]]) -> dict[str, type[models.Model]]:
+    return {m.pgh_tracked_model._meta.label_lower: m.pgh_tracked_model for m in event_models}
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _date_widget() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class EventFilterSet(django_filters.FilterSet):
+    """Filters of the aggregate stream; pass ``event_models`` (those the user may view)."""
+
+    model = django_filters.ChoiceFilter(
+        label=_("Model"), method="filter_model", empty_label=_("All")
+    )
+    action = django_filters.ChoiceFilter(
+        label=_("Action"), field_name="pgh_label", empty_label=_("All")
+    )
+    user = django_filters.CharFilter(
+        label=_("User"),
+        method="filter_user",
+        max_length=150,
+        help_text=_("A username or a user id."),
+    )
+    since = django_filters.DateFilter(label=_("From"), method="filter_since", widget=_date_widget())
+    until = django_filters.DateFilter(label=_("To"), method="filter_until", widget=_date_widget())
+    object = django_filters.CharFilter(label=_("Object id"), method="filter_object", max_length=255)
+    field = django_filters.ChoiceFilter(
+        label=_("Changed field"), method="filter_field", empty_label=_("Any")
+    )
+    context = ContextPairsFilter(
+        label=_("Context"),
+        method="filter_context",
+        max_length=2000,
+        help_text=_("key=value pairs of the context metadata, e.g. request_id=abc."),
+        widget=forms.TextInput(attrs={"placeholder": "request_id=abc"}),
+    )
+    context_id = django_filters.UUIDFilter(label=_("Context id"), field_name="pgh_context_id")
+
+    class Meta:
+        form = EventFilterForm
+
+    def __init__(
+        self, *args: Any, event_models: list[type[Event]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.event_models = list(event_models or [])
+        tracked = _tracked_models(self.event_models)
+        self.filters["model"].extra["choices"] = [
+            (
+                label,
+                f"{capfirst(model._meta.app_config.verbose_name)} | {capfirst(model._meta.verbose_name)}",
+            )
+            for label, model in tracked.items()
+        ]
+        labels = sorted({t.label for m in self.event_models for t in m.pgh_trackers if t.label})
+        self.filters["action"].extra["choices"] = [(label, action_label(label)) for label in labels]
+        attnames = sorted(
+            {
+                field.attname
+                for m in self.event_models
+                for field in m.pgh_tracked_model._meta.concrete_fields
+                if field.name in m.pgh_tracked_fields
+            }
+        )
+        self.filters["field"].extra["choices"] = [(name, name) for name in attnames]
+
+    @property
+    def form(self) -> forms.Form:
+        form = super().form
+        form.event_models = self.event_models
+        return form
+
+    def _subset(self, label: str) -> list[type[Event]]:
+        return [m for m in self.event_models if m.pgh_tracked_model._meta.label_lower == label]
+
+    def filter_model(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.across(*self._subset(value))
+
+    def filter_user(self, queryset: Any, name: str, value: str) -> Any:
+        user_model = get_user_model()
+        condition = models.Q(**{user_model.USERNAME_FIELD: value})
+        pk_field = user_model._meta.pk
+        try:
+            pk = pk_field.to_python(value)
+            pk_field.run_validators(pk)
+        except ValidationError:
+            pass
+        else:
+            condition |= models.Q(pk=pk)
+        pks = [
+            str(pk)
+            for pk in user_model._default_manager.filter(condition).values_list("pk", flat=True)
+        ]
+        if not pks:
+            return queryset.none()
+        return queryset.filter(In(KeyTextTransform("user", "pgh_context_metadata"), pks))
+
+    def filter_since(self, queryset: Any, name: str, value: datetime.date) -> Any:
+        return queryset.filter(pgh_created_at__gte=_day_start(value))
+
+    def filter_until(self, queryset: Any, name: str, value: datetime.date) -> Any:
+        try:
+            end = _day_start(value + datetime.timedelta(days=1))
+        except OverflowError:
+            return queryset
+        return queryset.filter(pgh_created_at__lt=end)
+
+    def filter_object(self, queryset: Any, name: str, value: Any) -> Any:
+        model_label = self.form.cleaned_data.get("model")
+        model = _tracked_models(self.event_models).get(model_label or "")
+        if model is not None:
+            # Pushed into each event table, where the (pgh_obj, pgh_id) index answers it.
+            return queryset.tracks(model(pk=value))
+        return queryset.filter(pgh_obj_id=str(value))
+
+    def filter_field(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(pgh_diff__has_key=value)
+
+    def filter_context(self, queryset: Any, name: str, value: list[tuple[str, str]]) -> Any:
+        for key, pair_value in value:
+            queryset = queryset.filter(
+                Exact(KeyTextTransform(key, "pgh_context_metadata"), pair_value)
+            )
+        return queryset

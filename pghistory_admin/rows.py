@@ -1,0 +1,212 @@
+"""A page of aggregate events made ready to display: users, objects and diffs fetched in bulk.
+
+Whatever the page shows costs a fixed number of queries: one for the users, one per tracked
+model for the objects' labels, one per foreign key target for the diffs' labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from pghistory_admin.diffs import FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.links import AdminLinks
+from pghistory_core.models import BaseEvents
+
+__all__ = ["ACTIONS", "EventRow", "RowBuilder", "action_label", "source_of"]
+
+#: Display names of the labels of the built-in trackers; other labels show as they are.
+ACTIONS = {
+    "insert": gettext_lazy("created"),
+    "update": gettext_lazy("updated"),
+    "delete": gettext_lazy("deleted"),
+}
+
+
+def action_label(label: str) -> str:
+    """``insert`` → "created", …; manual and custom labels unchanged."""
+    return str(ACTIONS.get(label, label))
+
+
+def source_of(metadata: dict[str, Any] | None) -> str:
+    """The URL or management command that made a change, from its context metadata."""
+    if not metadata:
+        return ""
+    if metadata.get("url"):
+        return str(metadata["url"])
+    if metadata.get("command"):
+        args = metadata.get("command_args") or []
+        parts = [str(metadata["command"]), *(str(arg) for arg in args if isinstance(args, list))]
+        return " ".join(parts)
+    return ""
+
+
+@dataclass(eq=False)
+class EventRow:
+    """One event as the pages show it (hashed by identity)."""
+
+    event: BaseEvents
+    tracked_model: type[models.Model] | None
+    action: str
+    source: str
+    user: Any = None
+    user_label: str = ""
+    user_url: str | None = None
+    object_label: str = ""
+    object_url: str | None = None
+    object_exists: bool | None = None
+    model_label: str = ""
+    context_url: str | None = None
+    diff_url: str | None = None
+    changed_fields: list[str] = field(default_factory=list)
+    changes: list[FieldChange] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pgh_id(self) -> int:
+        return self.event.pgh_id
+
+    @property
+    def initial(self) -> bool:
+        """The object's first event: it shows initial values rather than a diff."""
+        return self.event.pgh_diff is None
+
+    @property
+    def unchanged(self) -> bool:
+        """An event that changed no tracked field (a deletion, a snapshot): shows its values."""
+        return self.event.pgh_diff == {}
+
+    @property
+    def shows_values(self) -> bool:
+        """Whether the event is shown as its values rather than as a diff."""
+        return self.initial or self.unchanged
+
+
+def _tracked_model(event: BaseEvents) -> type[models.Model] | None:
+    try:
+        return apps.get_model(event.pgh_obj_model)
+    except (LookupError, ValueError):
+        return None
+
+
+def _to_pk(model: type[models.Model], value: Any) -> Any:
+    pk = model._meta.pk
+    try:
+        return pk.to_python(value)
+    except ValidationError:
+        return None
+
+
+class RowBuilder:
+    """Turns events into ``EventRow``s for one request on one admin site."""
+
+    def __init__(self, links: AdminLinks, *, using: str | None = None) -> None:
+        self.links = links
+        self.using = using
+
+    def build(
+        self, events: Sequence[BaseEvents], *, objects: bool = True, diffs: bool = False
+    ) -> list[EventRow]:
+        """Rows for ``events``: ``objects`` fetches object labels, ``diffs`` renders the diffs."""
+        rows = [self._row(event) for event in events]
+        self._add_users(rows)
+        if objects:
+            self._add_objects(rows)
+        if diffs:
+            self.add_diffs(rows)
+        return rows
+
+    def _row(self, event: BaseEvents) -> EventRow:
+        tracked = _tracked_model(event)
+        row = EventRow(
+            event=event,
+            tracked_model=tracked,
+            action=action_label(event.pgh_label),
+            source=source_of(event.pgh_context_metadata),
+            model_label=str(capfirst(tracked._meta.verbose_name))
+            if tracked
+            else event.pgh_obj_model,
+        )
+        if event.pgh_context_id:
+            row.context_url = self.links.audit_log(context_id=event.pgh_context_id)
+        row.diff_url = self.links.audit_log("diff", event.pgh_id)
+        if tracked is not None and event.pgh_diff:
+            fields = {f.attname: f for f in tracked._meta.concrete_fields}
+            row.changed_fields = [
+                str(capfirst(fields[key].verbose_name)) if key in fields else key
+                for key in event.pgh_diff
+            ]
+        return row
+
+    def _add_users(self, rows: Iterable[EventRow]) -> None:
+        user_model = get_user_model()
+        ids: dict[EventRow, Any] = {}
+        for row in rows:
+            raw = (row.event.pgh_context_metadata or {}).get("user")
+            if raw is not None and not isinstance(raw, dict | list | bool):
+                pk = _to_pk(user_model, raw)
+                if pk is not None:
+                    ids[row] = pk
+                else:
+                    row.user_label = str(raw)
+        if not ids:
+            return
+        users = user_model._default_manager.db_manager(self.using).in_bulk(set(ids.values()))
+        for row, pk in ids.items():
+            user = users.get(pk)
+            row.user = user
+            if user is None:
+                row.user_label = _("deleted user #%(id)s") % {"id": pk}
+                continue
+            row.user_label = user.get_username()
+            row.user_url = self.links.change(user_model, pk)
+
+    def _add_objects(self, rows: Iterable[EventRow]) -> None:
+        wanted: dict[type[models.Model], dict[EventRow, Any]] = {}
+        for row in rows:
+            if row.tracked_model is None or row.event.pgh_obj_id is None:
+                continue
+            pk = _to_pk(row.tracked_model, row.event.pgh_obj_id)
+            if pk is not None:
+                wanted.setdefault(row.tracked_model, {})[row] = pk
+        for model, pks in wanted.items():
+            manager = model._base_manager.db_manager(self.using)
+            found = manager.in_bulk(set(pks.values()))
+            for row, pk in pks.items():
+                obj = found.get(pk)
+                row.object_exists = obj is not None
+                row.object_label = str(obj) if obj is not None else f"#{pk}"
+                row.object_url = self.links.history(model, pk) or self.links.audit_log(
+                    model=model._meta.label_lower, object=row.event.pgh_obj_id
+                )
+
+    def add_diffs(self, rows: Sequence[EventRow]) -> None:
+        """Render each row's field changes, with foreign key labels fetched per target model."""
+        by_model: dict[type[models.Model], list[EventRow]] = {}
+        for row in rows:
+            if row.tracked_model is not None:
+                by_model.setdefault(row.tracked_model, []).append(row)
+        for model, model_rows in by_model.items():
+            pairs = [
+                (None if row.shows_values else row.event.pgh_diff, row.event.pgh_data or {})
+                for row in model_rows
+            ]
+            labels = prefetch_fk_labels(model, pairs, using=self.using)
+            for row, (diff, data) in zip(model_rows, pairs, strict=True):
+                row.changes = field_changes(
+                    model,
+                    diff,
+                    data,
+                    initial=row.shows_values,
+                    using=self.using,
+                    fk_labels=labels,
+                )

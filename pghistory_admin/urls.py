@@ -1,0 +1,73 @@
+"""URL patterns of the history pages, built from a ``ModelAdmin`` and so from its site.
+
+There is nothing to include in a project's ``urls.py``: ``HistoryAdminMixin.get_urls`` adds the
+per-object patterns next to the model's admin URLs and ``AuditLogAdmin.get_urls`` the audit
+log's, so every page lives under (and is namespaced by) the ``AdminSite`` it is registered on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
+from django.contrib.admin import ModelAdmin
+from django.urls import URLPattern, path
+
+__all__ = ["audit_log_urls", "object_history_urls"]
+
+
+def _wrap(model_admin: ModelAdmin[Any], view: Callable[..., Any]) -> Callable[..., Any]:
+    """Staff only, like every admin view (``admin_view`` also applies ``csrf_protect``)."""
+    wrapper = model_admin.admin_site.admin_view(view)
+    wrapper.model_admin = model_admin  # type: ignore[attr-defined]
+    return update_wrapper(wrapper, view)
+
+
+def _name(model_admin: ModelAdmin[Any], suffix: str) -> str:
+    opts = model_admin.model._meta
+    return f"{opts.app_label}_{opts.model_name}_{suffix}"
+
+
+def object_history_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
+    """Compare, export and revert pages of one model's objects (the timeline is ``history``).
+
+    Names: ``<app>_<model>_history_compare``, ``…_history_export``, ``…_history_revert``.
+    """
+    views = {
+        "compare": ("<path:object_id>/history/compare/", model_admin.history_compare_view_class),  # type: ignore[attr-defined]
+        "export": ("<path:object_id>/history/export/", model_admin.history_export_view_class),  # type: ignore[attr-defined]
+        "revert": (
+            "<path:object_id>/history/<int:pgh_id>/revert/",
+            model_admin.history_revert_view_class,  # type: ignore[attr-defined]
+        ),
+    }
+    return [
+        path(
+            route,
+            _wrap(
+                model_admin,
+                view_class.as_view(model_admin=model_admin, admin_site=model_admin.admin_site),
+            ),
+            name=_name(model_admin, f"history_{suffix}"),
+        )
+        for suffix, (route, view_class) in views.items()
+    ]
+
+
+def audit_log_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
+    """The audit log (``…_changelist``), its CSV export (``…_export``), an event's diff (``…_diff``)."""
+    site = model_admin.admin_site
+    views = {
+        "changelist": ("", model_admin.audit_log_view_class),  # type: ignore[attr-defined]
+        "export": ("export/", model_admin.export_view_class),  # type: ignore[attr-defined]
+        "diff": ("<int:pgh_id>/diff/", model_admin.diff_view_class),  # type: ignore[attr-defined]
+    }
+    return [
+        path(
+            route,
+            _wrap(model_admin, view_class.as_view(admin_site=site)),
+            name=_name(model_admin, suffix),
+        )
+        for suffix, (route, view_class) in views.items()
+    ]

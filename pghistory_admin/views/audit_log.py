@@ -1,0 +1,174 @@
+"""The audit log: every event the user may view, filtered, as a table; its export and diffs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView
+from django_filters.views import FilterMixin
+from django_tables2.views import SingleTableMixin
+
+from pghistory_admin import export
+from pghistory_admin.filters import EventFilterSet
+from pghistory_admin.pagination import MAX_ID, KeysetPage
+from pghistory_admin.permissions import viewable_event_models
+from pghistory_admin.rows import EventRow, RowBuilder
+from pghistory_admin.tables import SORTS, EventTable
+from pghistory_admin.views.base import AdminPageMixin, PageMixin, querystring
+from pghistory_core.models import Context, Events
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from pghistory_core.models import Event
+
+__all__ = ["AuditLogExportView", "AuditLogView", "EventDiffView", "EventsMixin"]
+
+
+class EventsMixin:
+    """The events this user may view (``permissions.viewable_event_models``); 403 if none."""
+
+    request: HttpRequest
+
+    def get_event_models(self) -> list[type[Event]]:
+        """The event models whose events this user may see."""
+        if not hasattr(self, "_event_models"):
+            self._event_models = viewable_event_models(self.request.user)
+        return self._event_models
+
+    def check_permission(self) -> None:
+        if not self.get_event_models():
+            raise PermissionDenied
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return Events.objects.across(*self.get_event_models())
+
+
+class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, TemplateView):
+    """Every event the user may view, filtered, newest first, as a table."""
+
+    template_name = "pghistory_admin/audit_log.html"
+    partial_template_name = "pghistory_admin/_table.html"
+    title = gettext_lazy("Audit log")
+    filterset_class = EventFilterSet
+    table_class = EventTable
+    table_pagination = False
+
+    def get_filterset_kwargs(self, filterset_class: Any) -> dict[str, Any]:
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["event_models"] = self.get_event_models()
+        return kwargs
+
+    def get_sort(self) -> str:
+        sort = self.request.GET.get("sort", "-time")
+        return sort if sort in SORTS else "-time"
+
+    def get_filtered_queryset(self) -> QuerySet[Any] | None:
+        """The filtered queryset, or ``None`` when the filters are invalid."""
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            return None
+        return self.filterset.qs
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.check_permission()
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        self.descending = SORTS[self.get_sort()]
+        self.page = self.paginate(self.get_filtered_queryset())
+        self.rows = self.get_rows(self.page)
+        return self.finalize(self.render_to_response(self.get_context_data()))
+
+    def get_rows(self, page: KeysetPage) -> list[EventRow]:
+        return RowBuilder(self.get_links()).build(page.rows)
+
+    def get_table_data(self) -> list[EventRow]:
+        return self.rows
+
+    def get_table_kwargs(self) -> dict[str, Any]:
+        return {"order_by": self.get_sort()}
+
+    def get_context_panel(self) -> dict[str, Any] | None:
+        """The context being filtered on ("what happened in this request"), if any."""
+        if not self.filterset.is_valid():
+            return None
+        context_id = self.filterset.form.cleaned_data.get("context_id")
+        if not context_id:
+            return None
+        context = Context.objects.filter(pk=context_id).first()
+        metadata = context.metadata if context is not None else None
+        if metadata is None and self.rows:
+            metadata = self.rows[0].event.pgh_context_metadata
+        return {"id": context_id, "context": context, "metadata": metadata or {}}
+
+    def get_export_url(self) -> str | None:
+        url = self.get_links().audit_log("export")
+        if url is None:
+            return None
+        return url + querystring(self.request, before=None, after=None, sort=None)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(self.get_admin_context())
+        context.update(self.get_pagination_context(self.page))
+        context.update(
+            filter=self.filterset,
+            rows=self.rows,
+            sort=self.get_sort(),
+            context_panel=self.get_context_panel(),
+            export_url=self.get_export_url(),
+            results_url=self.request.path,
+        )
+        return context
+
+
+class AuditLogExportView(AuditLogView):
+    """The audit log's current filter as CSV."""
+
+    filename = "audit-log.csv"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        self.check_permission()
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        queryset = self.get_filtered_queryset()
+        if queryset is None:
+            queryset = self.get_queryset().none()
+        return export.csv_response(queryset.order_by("-pgh_id"), filename=self.filename)
+
+
+class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):
+    """One event's field changes: the audit log's rows load it when expanded."""
+
+    template_name = "pghistory_admin/row_diff.html"
+    partial_template_name = "pghistory_admin/_row_diff.html"
+    title = gettext_lazy("Event")
+
+    def get_row(self, pgh_id: int) -> EventRow:
+        if not 0 < pgh_id <= MAX_ID:
+            raise Http404
+        event = self.get_queryset().filter(pgh_id=pgh_id).first()
+        if event is None:
+            raise Http404(_("No such event."))
+        return RowBuilder(self.get_links()).build([event], diffs=True)[0]
+
+    def get(self, request: HttpRequest, *args: Any, pgh_id: int, **kwargs: Any) -> HttpResponse:
+        self.check_permission()
+        self.row = self.get_row(pgh_id)
+        return self.finalize(self.render_to_response(self.get_context_data(row=self.row)))
+
+    def get_title(self) -> str:
+        row = self.row
+        return _("%(action)s of %(model)s %(object)s") % {
+            "action": capfirst(row.action),
+            "model": row.model_label,
+            "object": row.object_label,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(self.get_admin_context())
+        return context

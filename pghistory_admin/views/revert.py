@@ -1,0 +1,143 @@
+"""Revert an object to an event's version, or restore a deleted one: preview, then confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+import pghistory_core
+from pghistory_admin.diffs import field_changes
+from pghistory_admin.pagination import MAX_ID
+from pghistory_admin.rows import RowBuilder, action_label
+from pghistory_admin.snapshots import current_data, diff_data
+from pghistory_admin.views.objects import ObjectMixin
+
+__all__ = ["RevertView"]
+
+
+class RevertView(ObjectMixin, TemplateView):
+    """Preview what reverting to an event changes (GET), then revert (POST).
+
+    Needs the change permission on the model, and the add permission to restore a deleted row.
+    """
+
+    template_name = "pghistory_admin/revert.html"
+
+    def check_permission(self) -> None:
+        model_admin = self.get_model_admin()
+        if not model_admin.has_change_permission(self.request, self.object):
+            raise PermissionDenied
+        if self.object is None and not model_admin.has_add_permission(self.request):
+            raise PermissionDenied
+
+    def setup_event(self, object_id: str, pgh_id: int) -> None:
+        self.setup_object(object_id)
+        if not 0 < pgh_id <= MAX_ID:
+            raise Http404
+        row = self.get_queryset().filter(pgh_id=pgh_id).first()
+        if row is None:
+            raise Http404(_("No such event of this object."))
+        self.row = RowBuilder(self.get_links()).build([row], objects=False)[0]
+        self.event_model = apps.get_model(row.pgh_model)
+
+    def get_changes(self) -> list[Any]:
+        data = self.row.event.pgh_data or {}
+        current = current_data(self.event_model, self.pk)
+        if current is None:
+            return field_changes(self.model, None, data, initial=True)
+        return field_changes(self.model, diff_data(current, data), data)
+
+    def get_restore_problem(self) -> str | None:
+        """Why a deleted row cannot be recreated from this event, if it cannot."""
+        if self.object is not None:
+            return None
+        tracked = set(self.event_model.pgh_tracked_fields)
+        missing = [
+            str(field.verbose_name)
+            for field in self.model._meta.concrete_fields
+            if field.name not in tracked and not field.primary_key
+        ]
+        if missing:
+            return _("This event does not record %(fields)s: it cannot recreate the object.") % {
+                "fields": ", ".join(missing)
+            }
+        return None
+
+    def get(
+        self, request: HttpRequest, *args: Any, object_id: str, pgh_id: int, **kwargs: Any
+    ) -> HttpResponse:
+        self.setup_event(object_id, pgh_id)
+        return self.finalize(self.render_to_response(self.get_context_data()))
+
+    def post(
+        self, request: HttpRequest, *args: Any, object_id: str, pgh_id: int, **kwargs: Any
+    ) -> HttpResponse:
+        self.setup_event(object_id, pgh_id)
+        problem = self.get_restore_problem()
+        if problem is None:
+            try:
+                obj = self.revert()
+            except (ValueError, DatabaseError) as error:
+                problem = _("The object could not be reverted: %s") % error
+            else:
+                self.log(obj)
+                messages.success(request, self.get_success_message(obj))
+                return HttpResponseRedirect(self.get_success_url())
+        messages.error(request, problem)
+        response = self.render_to_response(self.get_context_data(problem=problem))
+        response.status_code = 400
+        return self.finalize(response)
+
+    def revert(self) -> models.Model:
+        """Write the event's values back, recorded under the request's user and URL."""
+        event = self.event_model._base_manager.get(pgh_id=self.row.pgh_id)
+        user = self.request.user
+        with pghistory_core.context(
+            user=user.pk if user.is_authenticated else None, url=self.request.path
+        ):
+            return event.revert()
+
+    def log(self, obj: models.Model) -> None:
+        """Record the revert in the admin's own log (``LogEntry``) as well."""
+        message = _("Reverted to event #%(id)s (%(action)s).") % {
+            "id": self.row.pgh_id,
+            "action": self.row.action,
+        }
+        model_admin = self.get_model_admin()
+        if self.object is None:
+            model_admin.log_addition(self.request, obj, message)
+        else:
+            model_admin.log_change(self.request, obj, message)
+
+    def get_success_message(self, obj: models.Model) -> str:
+        verb = _("restored") if self.object is None else _("reverted")
+        return _("%(object)s was %(verb)s to its version of event #%(id)s.") % {
+            "object": obj,
+            "verb": verb,
+            "id": self.row.pgh_id,
+        }
+
+    def get_success_url(self) -> str:
+        return self.get_links().history(self.model, self.pk) or self.request.path
+
+    def get_title(self) -> str:
+        if self.object is None:
+            return _("Restore %s") % self.object_label()
+        return _("Revert %s") % self.object_label()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(self.get_admin_context())
+        context.update(self.get_object_context())
+        context.setdefault("problem", self.get_restore_problem())
+        context.update(
+            row=self.row, changes=self.get_changes(), action=action_label(self.row.event.pgh_label)
+        )
+        return context

@@ -1,0 +1,34 @@
+"""Helpers shared by the admin tests."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+import pghistory_core
+from tests.testapp.models import Book
+
+
+def grant(user, *codenames):
+    """Give ``user`` permissions named "app_label.codename"; returns a fresh instance."""
+    for name in codenames:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    # Permissions are cached on the instance.
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def htmx(client, url, params=None):
+    """GET ``url`` as htmx does (``HX-Request``)."""
+    return client.get(url, params or {}, HTTP_HX_REQUEST="true")
+
+
+def template_names(response):
+    return [t.name for t in response.templates if t.name]
+
+
+def book_updates(book, count, user=None):
+    """``count`` recorded updates of ``book``, each in its own context."""
+    for index in range(count):
+        with pghistory_core.context(user=user.pk if user else None, url=f"/edit/{index}"):
+            Book.objects.filter(pk=book.pk).update(title=f"Title {index}")
