@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 _CONTEXT_TABLE = "pghistory_core_context"
 _MAX_PAIRS = 50  # jsonb_build_object takes at most 100 arguments
+_PK_PATTERNS = {
+    "integer": "^-?[0-9]{1,9}$",
+    "bigint": "^-?[0-9]{1,18}$",
+    "smallint": "^-?[0-9]{1,4}$",
+    "uuid": "^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$",
+}
 
 
 def event_models() -> list[type[Event]]:
@@ -157,7 +163,12 @@ def branch_sql(
             raise TypeError("The user model has no primary key.")
         user_type = user_pk.rel_db_type(connections["default"])
         metadata = _metadata_sql(event_model, alias)
-        columns.append(f"(NULLIF(({metadata}) ->> 'user', ''))::{user_type} AS user_id")
+        user = f"(({metadata}) ->> 'user')"
+        # A context may carry a user that is not a primary key ("bob"): NULL, not an error.
+        pattern = _PK_PATTERNS.get(user_type.split("(")[0].strip().lower())
+        if pattern:
+            user = f"CASE WHEN {user} ~ '{pattern}' THEN {user} END"
+        columns.append(f"({user})::{user_type} AS user_id")
         columns.append(f"(({metadata}) ->> 'url')::text AS url")
     sql = f"SELECT {', '.join(columns)} FROM {quote(event_model._meta.db_table)} AS {alias}"
     wheres: list[str] = []

@@ -108,3 +108,11 @@ def test_event_models_of_the_stream():
     labels = {m._meta.label for m in event_models()}
     assert {"testapp.AuthorEvent", "testapp.BookEvent", "testapp.BookPriceEvent"} <= labels
     assert AuthorEvent in event_models()
+
+
+def test_middleware_events_tolerate_a_user_that_is_not_a_key():
+    with pghistory_core.context(user="bob"):
+        Author.objects.create(name="by name")
+    with pghistory_core.context(user=""):
+        Author.objects.create(name="empty")
+    assert list(MiddlewareEvents.objects.values_list("user_id", flat=True)) == [None, None]
