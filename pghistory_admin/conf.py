@@ -21,6 +21,16 @@ def _get(name: str, default: Any) -> Any:
     return getattr(settings, f"PGHISTORY_ADMIN_{name}", default)
 
 
+def read_database() -> str | None:
+    """``PGHISTORY_ADMIN_DATABASE``: the alias (e.g. a replica) the history pages and exports read.
+
+    ``None`` (the default) leaves the choice to the database routers. Reverts always read and
+    write through the primary, so a replica's lag cannot revert to a stale row.
+    """
+    value = _get("DATABASE", None)
+    return str(value) if value else None
+
+
 def secret_fields() -> Sequence[str]:
     """``PGHISTORY_ADMIN_SECRET_FIELDS``: field names or ``fnmatch`` patterns shown masked.
 

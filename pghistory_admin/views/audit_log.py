@@ -14,7 +14,7 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterMixin
 from django_tables2.views import SingleTableMixin
 
-from pghistory_admin import export
+from pghistory_admin import conf, export
 from pghistory_admin.filters import EventFilterSet
 from pghistory_admin.pagination import MAX_ID, KeysetPage
 from pghistory_admin.permissions import viewable_event_models
@@ -47,7 +47,7 @@ class EventsMixin:
             raise PermissionDenied
 
     def get_queryset(self) -> QuerySet[Any]:
-        return Events.objects.across(*self.get_event_models())
+        return Events.objects.using(conf.read_database()).across(*self.get_event_models())
 
 
 class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, TemplateView):
@@ -84,7 +84,7 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         return self.finalize(self.render_to_response(self.get_context_data()))
 
     def get_rows(self, page: KeysetPage) -> list[EventRow]:
-        return RowBuilder(self.get_links()).build(page.rows)
+        return RowBuilder(self.get_links(), using=conf.read_database()).build(page.rows)
 
     def get_table_data(self) -> list[EventRow]:
         return self.rows
@@ -99,7 +99,7 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         context_id = self.filterset.form.cleaned_data.get("context_id")
         if not context_id:
             return None
-        context = Context.objects.filter(pk=context_id).first()
+        context = Context.objects.using(conf.read_database()).filter(pk=context_id).first()
         metadata = context.metadata if context is not None else None
         if metadata is None and self.rows:
             metadata = self.rows[0].event.pgh_context_metadata
@@ -153,7 +153,9 @@ class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):
         event = self.get_queryset().filter(pgh_id=pgh_id).first()
         if event is None:
             raise Http404(_("No such event."))
-        return RowBuilder(self.get_links()).build([event], diffs=True)[0]
+        return RowBuilder(self.get_links(), using=conf.read_database()).build([event], diffs=True)[
+            0
+        ]
 
     def get(self, request: HttpRequest, *args: Any, pgh_id: int, **kwargs: Any) -> HttpResponse:
         self.check_permission()

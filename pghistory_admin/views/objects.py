@@ -14,7 +14,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
-from pghistory_admin import export
+from pghistory_admin import conf, export
 from pghistory_admin.filters import parse_object_id
 from pghistory_admin.pagination import KeysetPage
 from pghistory_admin.permissions import event_models_of
@@ -72,7 +72,8 @@ class ObjectMixin(AdminPageMixin):
 
     def get_queryset(self) -> QuerySet[Any]:
         """The object's events (the ``(pgh_obj, pgh_id)`` index answers it)."""
-        return Events.objects.across(*self.get_event_models()).tracks(self.model(pk=self.pk))
+        events = Events.objects.using(conf.read_database())
+        return events.across(*self.get_event_models()).tracks(self.model(pk=self.pk))
 
     def object_label(self) -> str:
         if self.object is not None:
@@ -116,7 +117,9 @@ class ObjectHistoryView(ObjectMixin, PageMixin, TemplateView):
         return self.finalize(self.render_to_response(self.get_context_data()))
 
     def get_rows(self, page: KeysetPage) -> list[EventRow]:
-        rows = RowBuilder(self.get_links()).build(page.rows, objects=False, diffs=True)
+        rows = RowBuilder(self.get_links(), using=conf.read_database()).build(
+            page.rows, objects=False, diffs=True
+        )
         model_admin = self.get_model_admin()
         can_revert = model_admin.has_change_permission(self.request, self.object) and (
             self.object is not None or model_admin.has_add_permission(self.request)
