@@ -161,7 +161,7 @@ def branch_sql(
         user_pk = get_user_model()._meta.pk
         if user_pk is None:  # pragma: no cover - every concrete model has a primary key
             raise TypeError("The user model has no primary key.")
-        user_type = user_pk.rel_db_type(connections["default"])
+        user_type = user_pk.rel_db_type(connections["default"]) or "text"
         metadata = _metadata_sql(event_model, alias)
         user = f"(({metadata}) ->> 'user')"
         # A context may carry a user that is not a primary key ("bob"): NULL, not an error.
