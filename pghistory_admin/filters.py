@@ -17,8 +17,6 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +31,21 @@ __all__ = ["ContextPairsField", "EventFilterForm", "EventFilterSet", "parse_obje
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 MAX_PAIRS = 10
 MAX_VALUE = 200
+
+
+def _json_value(value: Any) -> Any:
+    """A primary key as the JSON encoder records it (UUIDs and other objects as strings)."""
+    return value if isinstance(value, int | str) else str(value)
+
+
+def _json_candidates(text: str) -> list[Any]:
+    """The JSON values a text typed into the filter may stand for."""
+    candidates: list[Any] = [text]
+    if re.fullmatch(r"-?[0-9]{1,18}", text):
+        candidates.append(int(text))
+    elif text in ("true", "false"):
+        candidates.append(text == "true")
+    return candidates
 
 
 def parse_object_id(model: type[models.Model], value: str) -> Any:
@@ -203,13 +216,12 @@ class EventFilterSet(django_filters.FilterSet):
             pass
         else:
             condition |= models.Q(pk=pk)
-        pks = [
-            str(pk)
-            for pk in user_model._default_manager.filter(condition).values_list("pk", flat=True)
-        ]
+        pks = list(user_model._default_manager.filter(condition).values_list("pk", flat=True))
         if not pks:
             return queryset.none()
-        return queryset.filter(In(KeyTextTransform("user", "pgh_context_metadata"), pks))
+        # The middleware records the primary key as JSON (a number, or a string for UUIDs);
+        # the containment test runs in each event table on the Context table's GIN index.
+        return queryset.context_matches(*({"user": _json_value(pk)} for pk in pks))
 
     def filter_since(self, queryset: Any, name: str, value: datetime.date) -> Any:
         return queryset.filter(pgh_created_at__gte=_day_start(value))
@@ -234,7 +246,8 @@ class EventFilterSet(django_filters.FilterSet):
 
     def filter_context(self, queryset: Any, name: str, value: list[tuple[str, str]]) -> Any:
         for key, pair_value in value:
-            queryset = queryset.filter(
-                Exact(KeyTextTransform(key, "pgh_context_metadata"), pair_value)
+            # A typed value ("42", "true") may have been recorded as a JSON number or boolean.
+            queryset = queryset.context_matches(
+                *({key: candidate} for candidate in _json_candidates(pair_value))
             )
         return queryset

@@ -9,10 +9,12 @@ computed for the rows actually returned. Object filters are pushed into the bran
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
@@ -133,8 +135,42 @@ class _ObjFilter:
         return clauses, params
 
 
+class _ContextFilter:
+    """Keeps events whose context metadata contains one of several JSON documents."""
+
+    def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
+        if not alternatives or not all(isinstance(a, dict) and a for a in alternatives):
+            raise ValueError("context_matches() takes non-empty dicts of metadata.")
+        self.documents = [
+            json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
+        ]
+
+    def clauses(self, event_model: type[Event], alias: str) -> tuple[list[str], list[Any]]:
+        """OR-able clauses: a containment test the Context table's GIN index answers."""
+        kind = event_model.pgh_context_kind
+        if kind == "fk":
+            context_column = quote(column(event_model, "pgh_context"))
+            tests = " OR ".join(["_pgh_c.metadata @> %s::jsonb"] * len(self.documents))
+            return (
+                [
+                    f"{alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} "
+                    f"AS _pgh_c WHERE {tests})"
+                ],
+                list(self.documents),
+            )
+        if kind == "json":
+            context_column = quote(column(event_model, "pgh_context"))
+            return [f"{alias}.{context_column} @> %s::jsonb" for _ in self.documents], list(
+                self.documents
+            )
+        return [], []
+
+
 def branch_sql(
-    event_model: type[Event], *, middleware: bool, obj_filters: Sequence[_ObjFilter]
+    event_model: type[Event],
+    *,
+    middleware: bool,
+    obj_filters: Sequence[_ObjFilter | _ContextFilter],
 ) -> tuple[str, list[Any]] | None:
     """One ``SELECT`` of the union; ``None`` when the filters exclude the whole table."""
     alias = "_pgh_e"
@@ -200,7 +236,7 @@ class EventsQuery(Query):
     """A ``Query`` whose base table is the union of the chosen event tables."""
 
     pgh_event_models: list[type[Event]] | None = None
-    pgh_obj_filters: tuple[_ObjFilter, ...] = ()
+    pgh_obj_filters: tuple[_ObjFilter | _ContextFilter, ...] = ()
     pgh_middleware: bool = False
 
     def get_compiler(
@@ -269,6 +305,15 @@ class EventsQuerySet(models.QuerySet[Any]):
         """Only events of these tracked objects."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
         return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=False)))
+
+    def context_matches(self, *alternatives: dict[str, Any]) -> EventsQuerySet:
+        """Events whose context metadata contains one of these documents (JSON containment).
+
+        ``context_matches({"user": 5})``; several documents are OR-ed, several calls AND-ed.
+        The test runs inside each event table's branch, on the Context table's GIN index.
+        """
+        current: tuple[Any, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
+        return self._with(pgh_obj_filters=(*current, _ContextFilter(alternatives)))
 
     def references(self, *objs: models.Model) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""

@@ -10,6 +10,7 @@ from django.db import models
 
 from pghistory_core.aggregate import EventsManager
 from pghistory_core.fields import NextEventId
+from pghistory_core.indexes import JSONPathGinIndex
 
 if TYPE_CHECKING:
     from pghistory_core.trackers import Tracker
@@ -24,7 +25,10 @@ class Context(models.Model):
     metadata = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="pghistory_core_ctx_created")]
+        indexes = [
+            models.Index(fields=["created_at"], name="pghistory_core_ctx_created"),
+            JSONPathGinIndex(fields=["metadata"], name="pghistory_core_ctx_metadata"),
+        ]
 
     def __str__(self) -> str:
         return str(self.id)

@@ -116,3 +116,43 @@ def test_middleware_events_tolerate_a_user_that_is_not_a_key():
     with pghistory_core.context(user=""):
         Author.objects.create(name="empty")
     assert list(MiddlewareEvents.objects.values_list("user_id", flat=True)) == [None, None]
+
+
+def test_context_matches_is_pushed_into_each_branch(user):
+    from tests.testapp.models import Document
+
+    with pghistory_core.context(user=user.pk, request_id="r1"):
+        Author.objects.create(name="one")
+        Document.objects.create(body="json context")
+    with pghistory_core.context(user=user.pk, request_id="r2"):
+        Author.objects.create(name="two")
+    Author.objects.create(name="none")
+    by_user = Events.objects.context_matches({"user": user.pk})
+    assert by_user.count() == 3
+    first = Events.objects.context_matches({"request_id": "r1"})
+    assert sorted(first.values_list("pgh_model", flat=True)) == [
+        "testapp.AuthorEvent",
+        "testapp.DocumentEvent",
+    ]
+    either = Events.objects.context_matches({"request_id": "r1"}, {"request_id": "r2"})
+    assert either.count() == 3
+    both = Events.objects.context_matches({"user": user.pk}).context_matches({"request_id": "r2"})
+    assert [e.pgh_data["name"] for e in both] == ["two"]
+    assert not Events.objects.context_matches({"user": "nobody"}).exists()
+    with pytest.raises(ValueError, match="non-empty dicts"):
+        Events.objects.context_matches({})
+
+
+def test_context_matches_uses_the_metadata_index(user):
+    with pghistory_core.context(user=user.pk):
+        Author.objects.create(name="x")
+    sql = str(Events.objects.context_matches({"user": user.pk}).query)
+    assert "@>" in sql
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM pghistory_core_context WHERE metadata @> %s::jsonb",
+            ['{"user": 1}'],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "pghistory_core_ctx_metadata" in plan
