@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models
+from django.db.models.expressions import Col
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -67,20 +68,58 @@ def data_sql(event_model: type[Event], alias: str) -> str:
 
 
 def diff_sql(event_model: type[Event], alias: str) -> str:
-    """``{attname: [old, new]}`` against the object's previous event (NULL for the first)."""
+    """``{attname: [old, new]}`` against the object's previous event (NULL for the first).
+
+    One index lookup of the predecessor on ``(pgh_obj_id, pgh_id)``, then a column-by-column
+    comparison; unchanged fields are dropped by ``jsonb_strip_nulls``.
+    """
     if not event_model.pgh_has_obj:
         return "NULL::jsonb"
+    tracked = event_model.pgh_tracked_model
     table = quote(event_model._meta.db_table)
     obj = quote(column(event_model, "pgh_obj"))
+    pairs = []
+    for name in event_model.pgh_tracked_fields:
+        col = quote(column(event_model, name))
+        old, new = f"to_jsonb(_pgh_p.{col})", f"to_jsonb({alias}.{col})"
+        pairs.append(
+            f"{literal(field(tracked, name).attname)}, CASE WHEN {old} IS DISTINCT FROM {new} "
+            f"THEN jsonb_build_array({old}, {new}) END"
+        )
+    if not pairs:
+        return "NULL::jsonb"
+    chunks = [pairs[i : i + _MAX_PAIRS] for i in range(0, len(pairs), _MAX_PAIRS)]
+    changes = " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
     return (
-        "(SELECT CASE WHEN _pgh_prev.d IS NULL THEN NULL ELSE ("
-        "SELECT COALESCE(jsonb_object_agg(_pgh_cur.key, "
-        "jsonb_build_array(_pgh_prev.d -> _pgh_cur.key, _pgh_cur.value)), '{}'::jsonb) "
-        f"FROM jsonb_each({data_sql(event_model, alias)}) AS _pgh_cur "
-        "WHERE (_pgh_prev.d -> _pgh_cur.key) IS DISTINCT FROM _pgh_cur.value) END "
-        f"FROM (SELECT {data_sql(event_model, '_pgh_p')} AS d FROM {table} AS _pgh_p "
+        f"(SELECT jsonb_strip_nulls({changes}) FROM {table} AS _pgh_p "
         f"WHERE _pgh_p.{obj} = {alias}.{obj} AND _pgh_p.pgh_id < {alias}.pgh_id "
-        "ORDER BY _pgh_p.pgh_id DESC LIMIT 1) AS _pgh_prev)"
+        "ORDER BY _pgh_p.pgh_id DESC LIMIT 1)"
+    )
+
+
+def lazy_diff_sql(models_: Sequence[type[Event]], outer: str) -> str:
+    """``pgh_diff`` of an aggregate row, computed above the union.
+
+    At the top of the query Postgres evaluates it after ``ORDER BY … LIMIT`` (it postpones
+    expensive output expressions past the sort), so only the returned rows pay for a diff,
+    whatever plan found them.
+    """
+    branches = [
+        f"WHEN {literal(model._meta.label)} THEN (SELECT {diff_sql(model, '_pgh_e')} "
+        f"FROM {quote(model._meta.db_table)} AS _pgh_e WHERE _pgh_e.pgh_id = {outer}.pgh_id)"
+        for model in models_
+        if model.pgh_has_obj
+    ]
+    if not branches:
+        return "NULL::jsonb"
+    return f"(CASE {outer}.pgh_model {' '.join(branches)} END)"
+
+
+def lazy_metadata_sql(outer: str) -> str:
+    """``pgh_context_metadata`` of an aggregate row, looked up above the union (see above)."""
+    return (
+        f"COALESCE({outer}.pgh_context_metadata, (SELECT _pgh_c.metadata FROM {_CONTEXT_TABLE} "
+        f"AS _pgh_c WHERE _pgh_c.id = {outer}.pgh_context_id))"
     )
 
 
@@ -90,6 +129,12 @@ def _metadata_sql(event_model: type[Event], alias: str) -> str:
     if event_model.pgh_context_kind == "fk":
         context_column = quote(column(event_model, "pgh_context"))
         return f"(SELECT _pgh_c.metadata FROM {_CONTEXT_TABLE} AS _pgh_c WHERE _pgh_c.id = {alias}.{context_column})"
+    return "NULL::jsonb"
+
+
+def _json_metadata_sql(event_model: type[Event], alias: str) -> str:
+    if event_model.pgh_context_kind == "json":
+        return f"{alias}.{quote(column(event_model, 'pgh_context'))}"
     return "NULL::jsonb"
 
 
@@ -136,7 +181,16 @@ class _ObjFilter:
 
 
 class _ContextFilter:
-    """Keeps events whose context metadata contains one of several JSON documents."""
+    """Keeps events whose context metadata contains one of several JSON documents.
+
+    Before the query is compiled, the matching contexts are looked up on the Context table's GIN
+    index. When there are few, each event table is probed for them on its ``pgh_context_id``
+    index. When there are many, the events are read newest first along the primary key and
+    checked against the hashed set, which stops as soon as the page is full.
+    """
+
+    #: Up to this many matching contexts, their ids are sent to each event table.
+    PROBE_LIMIT = 300
 
     def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
         if not alternatives or not all(isinstance(a, dict) and a for a in alternatives):
@@ -144,26 +198,46 @@ class _ContextFilter:
         self.documents = [
             json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
         ]
+        self.context_ids: list[Any] | None = None
+
+    def _tests(self, alias: str) -> str:
+        return " OR ".join([f"{alias}.metadata @> %s::jsonb"] * len(self.documents))
+
+    def resolve(self, connection: Any) -> None:
+        """Look up the matching contexts (at most ``PROBE_LIMIT + 1``)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c WHERE {self._tests('_pgh_c')} "
+                "LIMIT %s",
+                [*self.documents, self.PROBE_LIMIT + 1],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        self.context_ids = ids if len(ids) <= self.PROBE_LIMIT else None
 
     def clauses(self, event_model: type[Event], alias: str) -> tuple[list[str], list[Any]]:
-        """OR-able clauses: a containment test the Context table's GIN index answers."""
+        """OR-able clauses for one event table, with their params."""
         kind = event_model.pgh_context_kind
-        if kind == "fk":
-            context_column = quote(column(event_model, "pgh_context"))
-            tests = " OR ".join(["_pgh_c.metadata @> %s::jsonb"] * len(self.documents))
-            return (
-                [
-                    f"{alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} "
-                    f"AS _pgh_c WHERE {tests})"
-                ],
-                list(self.documents),
-            )
         if kind == "json":
             context_column = quote(column(event_model, "pgh_context"))
             return [f"{alias}.{context_column} @> %s::jsonb" for _ in self.documents], list(
                 self.documents
             )
-        return [], []
+        if kind != "fk":
+            return [], []
+        context_column = quote(column(event_model, "pgh_context"))
+        if self.context_ids is not None:
+            if not self.context_ids:
+                return [], []
+            return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.context_ids]
+        # OFFSET 0 keeps the test a hashed filter instead of a join, so the branch stays a plain
+        # scan that Postgres can read newest-first and stop early.
+        return (
+            [
+                f"{alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
+                f"WHERE {self._tests('_pgh_c')} OFFSET 0)"
+            ],
+            list(self.documents),
+        )
 
 
 def branch_sql(
@@ -187,9 +261,10 @@ def branch_sql(
         f"{literal(event_model.pgh_tracked_model._meta.label)}::text AS pgh_obj_model",
         f"{obj_column} AS pgh_obj_id",
         f"{data_sql(event_model, alias)} AS pgh_data",
-        f"{diff_sql(event_model, alias)} AS pgh_diff",
+        # Computed above the union, for the returned rows only (EventsCompiler.compile).
+        "NULL::jsonb AS pgh_diff",
         f"{_context_id_sql(event_model, alias)} AS pgh_context_id",
-        f"{_metadata_sql(event_model, alias)} AS pgh_context_metadata",
+        f"{_json_metadata_sql(event_model, alias)} AS pgh_context_metadata",
     ]
     if middleware:
         from django.contrib.auth import get_user_model
@@ -246,9 +321,16 @@ class EventsQuery(Query):
             connection = connections[using]
         return EventsCompiler(self, connection, using, elide_empty)
 
-    def union_sql(self) -> tuple[str, list[Any]]:
+    def event_models_chosen(self) -> list[type[Event]]:
+        """The event models this query reads."""
+        return list(self.pgh_event_models) if self.pgh_event_models is not None else event_models()
+
+    def union_sql(self, connection: Any = None) -> tuple[str, list[Any]]:
         """The SQL standing in for the aggregate's table."""
-        chosen = self.pgh_event_models if self.pgh_event_models is not None else event_models()
+        chosen = self.event_models_chosen()
+        for obj_filter in self.pgh_obj_filters:
+            if isinstance(obj_filter, _ContextFilter):
+                obj_filter.resolve(connection or connections["default"])
         parts, params = [], []
         for event_model in chosen:
             branch = branch_sql(
@@ -263,14 +345,32 @@ class EventsQuery(Query):
 
 
 class EventsCompiler(SQLCompiler):
-    """Replaces the aggregate's table name with the union of event tables."""
+    """Replaces the aggregate's table name with the union of event tables.
+
+    ``pgh_diff`` and ``pgh_context_metadata`` are compiled as expressions over the union's row
+    (see ``lazy_diff_sql``), wherever the query uses them (select list, filters, ordering).
+    """
+
+    def compile(self, node: Any) -> Any:
+        if isinstance(node, Col) and node.target.model is self.query.model:
+            name = node.target.name
+            if name == "pgh_diff":
+                chosen = self.query.event_models_chosen()  # type: ignore[attr-defined]
+                return lazy_diff_sql(chosen, self.quote_alias(node.alias)), []
+            if name == "pgh_context_metadata":
+                return lazy_metadata_sql(self.quote_alias(node.alias)), []
+        return super().compile(node)
+
+    def quote_alias(self, alias: str) -> str:
+        """The quoted alias of the aggregate's table in this query."""
+        return self.connection.ops.quote_name(alias)
 
     def get_from_clause(self) -> Any:
         result, params = super().get_from_clause()
         table = self.connection.ops.quote_name(self.query.get_meta().db_table)
         for index, part in enumerate(result):
             if part == table or part.startswith(f"{table} "):
-                union, union_params = self.query.union_sql()  # type: ignore[attr-defined]
+                union, union_params = self.query.union_sql(self.connection)  # type: ignore[attr-defined]
                 alias = part[len(table) :].strip() or table
                 result[index] = f"({union}) {alias}"
                 params = type(params)([*union_params, *params])

@@ -156,3 +156,18 @@ def test_context_matches_uses_the_metadata_index(user):
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "pghistory_core_ctx_metadata" in plan
+
+
+@pytest.mark.parametrize("probe_limit", [0, 1, 300])
+def test_context_matches_same_rows_whatever_the_strategy(user, monkeypatch, probe_limit):
+    from pghistory_core.aggregate import _ContextFilter
+
+    monkeypatch.setattr(_ContextFilter, "PROBE_LIMIT", probe_limit)
+    for index in range(3):
+        with pghistory_core.context(user=user.pk, request_id=f"r{index}"):
+            Author.objects.create(name=f"a{index}")
+    Author.objects.create(name="no context")
+    queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
+    assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
+    sql = str(queryset.query)
+    assert ("= ANY(" in sql) == (probe_limit >= 3)

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -55,6 +56,12 @@ def test_timeline_partial_for_htmx(root_client, history):
     assert "pghistory_admin/object_history.html" not in names
     assert "<html" not in response.content.decode()
     assert 'class="pgh-timeline"' in response.content.decode()
+
+
+def test_timeline_is_not_kept_in_the_htmx_history_cache(root_client, history):
+    # Paging back asks the server instead of restoring a snapshot from sessionStorage.
+    html = root_client.get(history_url(history["book"])).content.decode()
+    assert re.search(r'<div id="pgh-results"[^>]*\shx-history="false"', html)
 
 
 def test_timeline_keyset_pages(root_client, book, settings):
