@@ -8,20 +8,28 @@ event table (``pgh_diff`` is only computed for the rows of the chunk).
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import connections, models
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from pghistory_core.models import Context
 
-__all__ = ["FORMULA_PREFIXES", "context_keys", "csv_response", "csv_rows", "neutralise"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "context_keys",
+    "copy_chunks",
+    "csv_response",
+    "csv_rows",
+    "neutralise",
+]
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -57,13 +65,99 @@ class _Echo:
 
 
 def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingHttpResponse:
-    """Stream ``csv_rows(queryset)`` as a CSV attachment named ``filename``."""
-    writer = csv.writer(_Echo())
+    """Stream the CSV of ``queryset`` (see ``csv_rows``) as an attachment named ``filename``.
+
+    The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``); the content is
+    the same as ``csv_rows`` produces.
+    """
     return StreamingHttpResponse(
-        (writer.writerow(row) for row in csv_rows(queryset)),
+        copy_chunks(queryset),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": content_disposition_header(True, filename)},
     )
+
+
+def copy_chunks(queryset: models.QuerySet[Any], *, chunk_size: int = 10000) -> Iterator[bytes]:
+    """The CSV of ``queryset`` as bytes: the header, then rows formatted by ``COPY``.
+
+    Each chunk first reads the next ``chunk_size`` ids by keyset (cheap: no diff is computed),
+    then has Postgres format exactly that id range with the same filters, diffs included, and
+    hands over the bytes. Memory stays at one chunk whatever the export's size.
+    """
+    keys = context_keys(queryset)
+    header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([neutralise(name) for name in header])
+    yield buffer.getvalue().encode()
+    using = queryset.db
+    connection = connections[using]
+    ordered = queryset.order_by("-pgh_id")
+    last: int | None = None
+    while True:
+        page = ordered if last is None else ordered.filter(pgh_id__lt=last)
+        ids = list(page.values_list("pgh_id", flat=True)[:chunk_size])
+        if not ids:
+            return
+        rows = ordered.filter(pgh_id__lte=ids[0], pgh_id__gte=ids[-1]).values(*_VALUES)
+        sql, params = rows.query.sql_with_params()
+        select = connection.ops.compose_sql(sql, params)  # type: ignore[attr-defined]
+        statement = _copy_sql(select, keys, timezone.get_current_timezone_name())
+        with connection.cursor() as cursor:
+            output = _copy(cursor.cursor, statement)
+        yield output
+        if len(ids) < chunk_size:
+            return
+        last = ids[-1]
+
+
+def _neutralise_sql(expression: str) -> str:
+    # The SQL twin of ``neutralise``: a leading = + - @ tab or CR gets a quote.
+    return (
+        f"CASE WHEN {expression} ~ '^[=+@\\t\\r-]' THEN '''' || {expression} ELSE {expression} END"
+    )
+
+
+def _created_sql(expression: str, zone: str) -> str:
+    # ISO 8601 in ``zone`` with its offset, like ``datetime.isoformat()``; the session's time zone
+    # is left alone (it also renders the timestamps inside the JSON columns).
+    local = f"({expression} AT TIME ZONE {_literal(zone)})"
+    offset = f"({local} - ({expression} AT TIME ZONE 'UTC'))"
+    return (
+        f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || CASE WHEN {offset} < interval '0' "
+        f"THEN '-' || to_char(-{offset}, 'HH24:MI') ELSE '+' || to_char({offset}, 'HH24:MI') END"
+    )
+
+
+def _copy_sql(select: str, keys: list[str], zone: str) -> str:
+    names = [f"c{index}" for index in range(len(_VALUES))]
+    created = _created_sql("q.c1", zone)
+    columns = [
+        "q.c0",
+        created,
+        *(_neutralise_sql(f"q.c{index}::text") for index in (2, 3, 4)),
+        "q.c5",
+        *(_neutralise_sql(f"(q.c6 ->> {_literal(key)})") for key in keys),
+        "q.c7::text",
+        "q.c8::text",
+    ]
+    return (
+        f"COPY (SELECT {', '.join(columns)} FROM ({select}) AS q({', '.join(names)}) "
+        "ORDER BY q.c0 DESC) TO STDOUT WITH (FORMAT csv)"
+    )
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy(raw_cursor: Any, statement: str) -> bytes:
+    """Run ``COPY … TO STDOUT`` with either driver and return its output."""
+    if hasattr(raw_cursor, "copy_expert"):  # psycopg2
+        output = io.BytesIO()
+        raw_cursor.copy_expert(statement, output)
+        return output.getvalue()
+    with raw_cursor.copy(statement) as copy:  # psycopg 3
+        return b"".join(bytes(data) for data in copy)
 
 
 def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Iterator[list[str]]:
