@@ -5,6 +5,7 @@ PostgreSQL comes from ``devdb.py``: ``DATABASE_URL`` when set, else an embedded 
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import nox
@@ -80,11 +81,16 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=TOOLS_PYTHON)
 def e2e(session: nox.Session) -> None:
-    """Drive the admin in headless Chromium with Playwright."""
+    """Drive the admin in headless Chromium with Playwright.
+
+    ``PGHISTORY_SCREENSHOTS=1 python dev.py e2e`` also retakes the README's docs/screenshots/.
+    """
     session.install("-e", ".[e2e,psycopg]")
-    if not shutil.which("chromium"):
+    # The system's Chromium: Playwright's own browser download is never used.
+    if not (os.environ.get("PGHISTORY_E2E_CHROMIUM") or shutil.which("chromium")):
         session.warn("chromium not found on PATH; install Debian's chromium package")
-    session.run("pytest", "e2e", *session.posargs)
+    # e2e/pytest.ini, not pyproject.toml's config (that one runs tests/ with tests.settings).
+    session.run("pytest", "-c", "e2e/pytest.ini", "--rootdir", ".", *session.posargs)
 
 
 @nox.session(python=TOOLS_PYTHON)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -79,7 +80,9 @@ def person(rng: random.Random) -> str:
 
 
 def email(name: str, serial: int) -> str:
-    local = name.lower().replace(" ", ".").replace("'", "")
+    # ASCII only: Django's EmailField rejects accented local parts, and staff edit these rows.
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    local = ascii_name.lower().replace(" ", ".").replace("'", "")
     return f"{local}.{serial}@example.com"
 
 
