@@ -24,6 +24,9 @@ from e2e import scratch_database
 from e2e.contexts import ADMIN, STAFF_PASSWORD, TIMEOUT_MS, Contexts
 from e2e.pages import login
 
+# The screenshot "tests" are a tool, not checks: collected only when asked for.
+collect_ignore = [] if os.environ.get("PGHISTORY_SCREENSHOTS") == "1" else ["test_screenshots.py"]
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 # Enough for every scenario (8 pages of the audit log), small enough to seed in seconds.
 SEED_EVENTS = 400

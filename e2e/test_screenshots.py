@@ -1,13 +1,13 @@
 """The README's screenshots, taken from the seeded demo: ``PGHISTORY_SCREENSHOTS=1 python dev.py e2e``.
 
-Skipped unless ``PGHISTORY_SCREENSHOTS=1``, so ordinary runs leave ``docs/screenshots/`` alone.
+Collected only with ``PGHISTORY_SCREENSHOTS=1`` (see ``conftest.py``), so ordinary runs leave
+``docs/screenshots/`` alone.
 PNGs, 1280 px wide, light theme unless the name says ``dark``.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 
 import pytest
@@ -21,11 +21,6 @@ from pghistory_core.models import Events
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 WIDTH = 1280
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("PGHISTORY_SCREENSHOTS") != "1",
-    reason="set PGHISTORY_SCREENSHOTS=1 to regenerate docs/screenshots/",
-)
 
 
 def _save(page: Page, name: str, height: int, top: int = 0) -> None:
