@@ -1,0 +1,388 @@
+"""RESULTS.md and results.json from the collected results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OURS, PEER = "pghistory-admin", "django-pghistory"
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = seconds * 1000
+    return f"{ms:,.1f} ms" if ms < 100 else f"{ms:,.0f} ms"
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _write(results: dict[str, Any], op: str, key: str) -> dict[str, Any] | None:
+    return results.get("writes", {}).get(op, {}).get("variants", {}).get(key)
+
+
+def _ratio(results: dict[str, Any], op: str, key: str, stat: str = "median") -> float | None:
+    base, variant = _write(results, op, "untracked"), _write(results, op, key)
+    if not base or not variant:
+        return None
+    return variant[stat] / base[stat]
+
+
+def _recorded(entry: dict[str, Any], expected: int) -> str:
+    events = entry["events"]
+    low, high = min(events), max(events)
+    if high == 0:
+        return "**not recorded**"
+    text = f"{low:,}" if low == high else f"{low:,}-{high:,}"
+    if low < expected:
+        text += f" of {expected:,}"
+    with_context = [w for w in entry["with_context"] if w is not None]
+    if with_context:
+        text += f" ({min(with_context):,} with context)"
+    return text
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the issue with the measured value and whether it is met (medians)."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, target: str, measured: str, ok: bool | None, note: str = "") -> None:
+        found.append({"name": name, "target": target, "measured": measured, "ok": ok, "note": note})
+
+    if "writes" in results:
+        for op, limit in (("update", 2.0), ("bulk_create", 1.3), ("save", 1.25)):
+            ratio = _ratio(results, op, f"{OURS}+ctx")
+            if ratio is not None:
+                by_min = _ratio(results, op, f"{OURS}+ctx", "min")
+                add(
+                    f"`{op}` inside a context",
+                    f"≤ {limit}x untracked",
+                    f"{ratio:.2f}x (ratio of mins {by_min:.2f}x)",
+                    ratio <= limit,
+                    f"{ratio / limit - 1:+.0%} vs target" if ratio > limit else "",
+                )
+        ours, peer = (
+            _write(results, "delete", f"{OURS}+ctx"),
+            _write(results, "delete", f"{PEER}+ctx"),
+        )
+        if ours and peer:
+            speedup = peer["median"] / ours["median"]
+            by_min = peer["min"] / ours["min"]
+            add(
+                "`delete()` inside a context",
+                "≥ 5x faster than django-pghistory",
+                f"{speedup:.1f}x faster (ratio of mins {by_min:.1f}x)",
+                speedup >= 5,
+            )
+    reads = results.get("reads")
+    if reads:
+        queries = reads["queries"]
+
+        def median(key: str) -> float:
+            return queries[key]["libraries"][OURS]["median"]
+
+        for key in (
+            "first_page",
+            "timeline",
+            "by_user",
+            "by_rare_user",
+            "by_user_matches",
+            "by_rare_user_matches",
+        ):
+            if key not in queries:
+                continue
+            limit = queries[key]["target_ms"]
+            value = median(key) * 1000
+            add(
+                queries[key]["title"],
+                f"≤ {limit:g} ms",
+                f"{value:.1f} ms",
+                value <= limit,
+                f"{value / limit:.1f}x the target" if value > limit else "",
+            )
+        deep, first = median("deep_page"), median("first_page")
+        add(
+            queries["deep_page"]["title"],
+            "as fast as the first page (≤ 1.25x + 1 ms)",
+            f"{deep * 1000:.1f} ms ({deep / first:.2f}x first)",
+            deep <= 1.25 * first + 0.001,
+        )
+        admin = reads.get("admin", {})
+        if "skipped" in admin:
+            add("admin pages", "≤ 150 ms server time", "not measured", None, admin["skipped"])
+        for name, page in admin.items():
+            if name == "skipped":
+                continue
+            if "error" in page:
+                add(f"admin page `{name}`", "≤ 150 ms server time", "failed", False, page["error"])
+                continue
+            value = page["median"] * 1000
+            add(f"admin page `{name}`", "≤ 150 ms server time", f"{value:.0f} ms", value <= 150)
+        export = reads["export"][OURS]
+        if "error" in export:
+            add("CSV export", "≥ 200,000 events/s, < 50 MB", "failed", False, export["error"])
+            return found
+        rate = export["median_events_per_second"]
+        add(
+            "CSV export throughput",
+            "≥ 200,000 events/s",
+            f"{_n(rate)} events/s",
+            rate >= 200_000,
+            f"{rate / 200_000:.2f}x the target" if rate < 200_000 else "",
+        )
+        growth = max(export["peak_rss_growth_mb"])
+        add("CSV export memory", "< 50 MB peak growth", f"{growth:.1f} MB", growth < 50)
+    return found
+
+
+def _environment(env: dict[str, Any]) -> list[str]:
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    settings = ", ".join(f"{k}={v}" for k, v in env["postgres_settings"].items())
+    machine = env["machine"]
+    return [
+        "## Environment",
+        "",
+        f"- Versions: {versions}",
+        f"- Postgres settings: {settings}",
+        f"- Machine: {machine['cpus']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, "
+        f"{machine['platform']}; load average (1/5/15 min) at start {machine.get('load_average_at_start')}, "
+        f"at end {machine.get('load_average_at_end')} (other processes share this machine)",
+        f"- Database: `{env['database']}` (dedicated to the benchmarks), measured {env['date']} "
+        f"at commit {env.get('commit') or 'unknown'} (plus uncommitted changes, if any)",
+        "",
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Targets (medians)",
+        "",
+        "| target | limit | measured | result | note |",
+        "|---|---|---|---|---|",
+    ]
+    for t in targets(results):
+        verdict = {True: "met", False: "**MISSED**", None: "not measured"}[t["ok"]]
+        lines.append(f"| {t['name']} | {t['target']} | {t['measured']} | {verdict} | {t['note']} |")
+    return [*lines, ""]
+
+
+def _writes(results: dict[str, Any]) -> list[str]:
+    writes = results["writes"]
+    config = writes["_config"]
+    lines = [
+        f"## Writes ({_n(config['rows'])} rows, {_n(config['saves'])} saves, {config['repeat']} repetitions)",
+        "",
+        "Every sample starts from empty tables (event and context tables included) after a "
+        "`CHECKPOINT`, runs in one transaction (commit included in the time), and the variants are "
+        "interleaved in each repetition. The ratio is the median over the untracked median.",
+        "",
+        "| operation | untracked | pghistory-admin, context | ratio | pghistory-admin, no context | ratio "
+        "| django-pghistory, context | ratio | django-pghistory, no context | ratio | django-simple-history | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = [f"{OURS}+ctx", OURS, f"{PEER}+ctx", PEER, "django-simple-history"]
+    for op, data in writes.items():
+        if op.startswith("_"):
+            continue
+        cells = [data["title"], _s(data["variants"]["untracked"]["median"])]
+        for key in keys:
+            entry = data["variants"][key]
+            recorded = max(entry["events"]) > 0
+            cells.append(_s(entry["median"]) + ("" if recorded else " (not recorded)"))
+            cells.append(f"{_ratio(results, op, key):.2f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "### Every variant (min / median, events recorded per sample)", ""]
+    for op, data in writes.items():
+        if op.startswith("_"):
+            continue
+        lines += [
+            f"**{data['title']}** — a library recording everything writes {data['expected_events']:,} events",
+            "",
+            "| variant | context | min | median | x untracked | events recorded |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, entry in data["variants"].items():
+            ratio = _ratio(results, op, key)
+            lines.append(
+                f"| {key} | {entry['context']} | {_s(entry['min'])} | {_s(entry['median'])} | "
+                f"{ratio:.2f}x | {_recorded(entry, data['expected_events']) if key != 'untracked' else '-'} |"
+            )
+        lines.append("")
+    diagnostics = writes.get("_diagnostics")
+    if diagnostics:
+        lines += [
+            "### Where the time goes: the same writes in SQL, inside a context (`plans/write_*.txt`)",
+            "",
+            "`EXPLAIN (ANALYZE, BUFFERS)` of the equivalent statement (rolled back); trigger time is what "
+            "Postgres reports for the AFTER triggers.",
+            "",
+            "| statement | variant | execution | of which triggers | plan |",
+            "|---|---|---|---|---|",
+        ]
+        for name, per_variant in diagnostics["plans"].items():
+            for key, found in per_variant.items():
+                trigger_ms = sum(t["ms"] for t in found["triggers"])
+                detail = ", ".join(
+                    f"{t['trigger']} {t['ms']:.1f} ms/{t['calls']}" for t in found["triggers"]
+                )
+                lines.append(
+                    f"| {name} | {key} | {found['execution_ms']:.1f} ms | "
+                    f"{trigger_ms:.1f} ms {('(' + detail + ')') if detail else ''} | `{found['file']}` |"
+                )
+        lines += [
+            "",
+            f"{_n(config['saves'])} single-row `UPDATE`s in one PL/pgSQL loop (no ORM, no Python):",
+            "",
+        ]
+        base = diagnostics["sql_single_updates"]["untracked"]["median"]
+        for key, entry in diagnostics["sql_single_updates"].items():
+            lines.append(f"- {key}: {_s(entry['median'])} ({entry['median'] / base:.2f}x)")
+        lines.append("")
+    return lines
+
+
+def _reads(results: dict[str, Any]) -> list[str]:
+    reads = results["reads"]
+    generated, setup = reads["generated"], reads["setup"]
+    streams = ", ".join(
+        f"{k}: {_n(v['events'])} events / {_n(v['objects'])} objects"
+        for k, v in generated["streams"].items()
+    )
+    lines = [
+        f"## Reads ({_n(generated['events'])} events per library)",
+        "",
+        f"History: {streams}; {_n(generated['contexts'])} contexts. Generated in "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in generated["insert_seconds"].items())
+        + f", `VACUUM ANALYZE` {generated['vacuum_analyze_seconds']:.1f} s.",
+        "",
+        f"Selectivity: the typical user has {_n(setup['events_of_user'])} events, the rare one "
+        f"{_n(setup['events_of_rare_user'])}; the 7-day range holds {_n(setup['order_events_in_range'])} "
+        f"order events; the deep cursor has {_n(setup['events_below_cursor'])} events below it.",
+        "",
+        'Times are client-side (`list(queryset)`: SQL, transfer, model instances); "SQL" is the '
+        "`Execution Time` of `EXPLAIN ANALYZE` (plans in `plans/read_*.txt`). Slow queries ran fewer "
+        "times (n).",
+        "",
+        "| query | pghistory-admin min / median | SQL | n | django-pghistory min / median | SQL | n | target (ours) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cells(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "n/a | | "
+        sql = "not analysed"
+        if entry["execution_ms"] is not None:
+            sql = f"{entry['execution_ms']:.1f} ms"
+        return f"{_ms(entry['min'])} / {_ms(entry['median'])} | {sql} | {entry['n']}"
+
+    for data in reads["queries"].values():
+        target = f"≤ {data['target_ms']:g} ms" if data["target_ms"] else "-"
+        lines.append(
+            f"| {data['title']} | {cells(data['libraries'].get(OURS))} | "
+            f"{cells(data['libraries'].get(PEER))} | {target} |"
+        )
+    lines.append("")
+    admin = reads["admin"]
+    lines += ["### Admin pages (test client, superuser)", ""]
+    if "skipped" in admin:
+        lines += [f"Not measured: {admin['skipped']}", ""]
+    else:
+        lines += [
+            "| page | min / median | queries | SQL (median) | status | size |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, page in admin.items():
+            if "error" in page:
+                lines.append(f"| `{name}` (`{page['url']}`) | failed: {page['error']} | | | | |")
+                continue
+            lines.append(
+                f"| `{name}` (`{page['url']}`) | {_ms(page['min'])} / {_ms(page['median'])} | {page['queries']} | "
+                f"{page['sql_ms_median']:.1f} ms | {page['status']} | {_n(page['bytes'] / 1024)} KiB |"
+            )
+        lines.append("")
+    exported = reads["export"]
+    lines += [
+        "### CSV export",
+        "",
+        f"The newest {_n(reads['export'][OURS].get('events', 0))} events (the newest fifth of the history, at most 200,000, so "
+        "that a slow export cannot take the whole run), written into a sink that only counts characters (rows through `csv.writer`, `copy_chunks` bytes as they come). "
+        "Peak RSS growth is sampled every 5 ms against the RSS before the export.",
+        "",
+        "| library | how | events | min / median | events/s (median) | peak RSS growth | CSV |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for library, export in exported.items():
+        if library.startswith("_"):
+            continue
+        if "error" in export:
+            lines.append(f"| {library} | failed: {export['error']} | | | | | |")
+            continue
+        lines.append(
+            f"| {library} | {export['how']} | {_n(export['events'])} | {_s(export['min'])} / {_s(export['median'])} | "
+            f"{_n(export['median_events_per_second'])} | {', '.join(f'{m} MB' for m in export['peak_rss_growth_mb'])} | "
+            f"{export['csv_mb']} MB |"
+        )
+    chunk = exported.get("_chunk")
+    if chunk:
+        lines += [
+            "",
+            "Server time of one 2,000-row keyset chunk of pghistory-admin's export (`EXPLAIN ANALYZE`): "
+            + ", ".join(
+                f"{name.replace('_', ' ')} {c['execution_ms']:.1f} ms (`{c['plan']}`)"
+                for name, c in chunk.items()
+            )
+            + ".",
+        ]
+    lines += [
+        "",
+        "### Storage",
+        "",
+        "| library | events | total | heap | indexes | bytes/event (total / heap / indexes) | contexts |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for library, size in reads["sizes"].items():
+        totals, per = size["totals"], size["bytes_per_event"]
+        lines.append(
+            f"| {library} | {_n(totals['rows'])} | {totals['total'] / 2**20:.0f} MiB | {totals['heap'] / 2**20:.0f} MiB | "
+            f"{totals['indexes'] / 2**20:.0f} MiB | {per['total']:.0f} / {per['heap']:.0f} / {per['indexes']:.0f} | "
+            f"{_n(size['context_rows'])} rows, {size['context_bytes'] / 2**20:.1f} MiB |"
+        )
+    lines += ["", "Indexes of the item event table:", ""]
+    for library, size in reads["sizes"].items():
+        indexes = ", ".join(f"`{n}` {b / 2**20:.1f} MiB" for n, b in size["index_bytes"].items())
+        lines.append(f"- {library}: {indexes}")
+    return [*lines, ""]
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    """Write ``results.json`` and ``RESULTS.md`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{('python -m bench ' + results['args']).strip()}`"
+        f"{'' if results['args'] else ' (defaults)'} (see `bench/README_SECTION.md`). "
+        "Numbers from one run on one machine; compare ratios, not absolute times.",
+        "",
+        *_environment(results["environment"]),
+        *_targets(results),
+    ]
+    if "writes" in results:
+        lines += _writes(results)
+    if "reads" in results:
+        lines += _reads(results)
+    (out / "RESULTS.md").write_text("\n".join(lines).rstrip() + "\n")
+
+
+def load(out: Path) -> dict[str, Any]:
+    """The results of an earlier run written to ``out`` (empty when none)."""
+    path = out / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,259 @@
+"""Write benchmarks: bulk_create, QuerySet.update(), single-row save() and delete() per library.
+
+Every sample starts from empty tables (event and context tables too) and a checkpoint; the
+variants are interleaved in each repetition (their order rotates), and the events each variant
+recorded are counted after every sample.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from simple_history.utils import bulk_create_with_history
+
+from bench import database
+from bench.timing import Samples, timed
+from bench.variants import Variant, context_tables, item_variants
+
+NOTES = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 4)[:200]
+_NOTES_SQL = f"'{NOTES}'"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A timed write; ``prepare`` runs before the clock starts."""
+
+    key: str
+    title: str
+    prepare: Callable[[Variant, int, int], Any]
+    run: Callable[[Variant, Any], None]
+    #: How many events a library recording everything writes (rows, saves).
+    expected: Callable[[int, int], int]
+
+
+def seed(model: type[models.Model], rows: int) -> None:
+    """Insert ``rows`` items in one statement without firing any trigger."""
+    with database.triggers_disabled():
+        database.execute(
+            f"INSERT INTO {database.table(model)} (name, price, status, updated_at, notes) "
+            f"SELECT 'Item ' || g, (g % 1000) + 0.5, 'draft', now(), {_NOTES_SQL} "
+            f"FROM generate_series(1, {int(rows)}) AS g"
+        )
+
+
+def _new_items(variant: Variant, rows: int, saves: int) -> list[models.Model]:
+    return [
+        variant.model(name=f"Item {i}", price=Decimal(i % 1000) + Decimal("0.50"), notes=NOTES)
+        for i in range(rows)
+    ]
+
+
+def _bulk_create(variant: Variant, objs: list[models.Model]) -> None:
+    if variant.key.endswith("(bulk_create_with_history)"):
+        bulk_create_with_history(objs, variant.model)
+    else:
+        variant.model._default_manager.bulk_create(objs)
+
+
+def _seeded(variant: Variant, rows: int, saves: int) -> None:
+    seed(variant.model, rows)
+
+
+def _update(variant: Variant, payload: None) -> None:
+    variant.model._default_manager.update(price=F("price") + 1, updated_at=Now())
+
+
+def _seeded_objects(variant: Variant, rows: int, saves: int) -> list[models.Model]:
+    seed(variant.model, rows)
+    return list(variant.model._default_manager.order_by("pk")[:saves])
+
+
+def _save_each(variant: Variant, objs: list[Any]) -> None:
+    for obj in objs:
+        obj.price += 1
+        obj.save()
+
+
+def _delete(variant: Variant, payload: None) -> None:
+    variant.model._default_manager.all().delete()
+
+
+OPERATIONS = [
+    Operation("bulk_create", "`bulk_create` (N rows)", _new_items, _bulk_create, lambda n, s: n),
+    Operation("update", "`QuerySet.update()` (N rows)", _seeded, _update, lambda n, s: n),
+    Operation(
+        "save",
+        "single-row `save()` x S in one transaction",
+        _seeded_objects,
+        _save_each,
+        lambda n, s: s,
+    ),
+    Operation("delete", "`QuerySet.delete()` (N rows)", _seeded, _delete, lambda n, s: n),
+]
+
+
+def _tables(variant: Variant) -> list[Any]:
+    tables: list[Any] = [variant.model, *context_tables()]
+    if variant.events is not None:
+        tables.append(variant.events)
+    return tables
+
+
+def sample(operation: Operation, variant: Variant, rows: int, saves: int) -> dict[str, Any]:
+    """One measurement from empty tables: seconds, events recorded, events with a context."""
+    database.truncate(*_tables(variant))
+    database.settle_context()
+    payload = operation.prepare(variant, rows, saves)
+    database.checkpoint()
+
+    def body() -> None:
+        with variant.open_context(), transaction.atomic():
+            operation.run(variant, payload)
+
+    seconds, _ = timed(body)
+    events = database.count(variant.events) if variant.events is not None else 0
+    with_context = (
+        database.count(variant.events, f"{variant.context_column} IS NOT NULL")
+        if variant.events is not None and variant.context_column
+        else None
+    )
+    return {"seconds": seconds, "events": events, "with_context": with_context}
+
+
+def _variants_of(operation: Operation) -> list[Variant]:
+    return [v for v in item_variants() if v.operations is None or operation.key in v.operations]
+
+
+def run(rows: int, saves: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
+    """All write benchmarks; JSON-ready results."""
+    # Warm-up: compile the trigger functions, fill the caches.
+    for operation in OPERATIONS:
+        for variant in _variants_of(operation):
+            sample(operation, variant, 200, 20)
+
+    results: dict[str, Any] = {}
+    for operation in OPERATIONS:
+        results[operation.key] = {
+            "title": operation.title,
+            "expected_events": operation.expected(rows, saves),
+            "variants": {},
+        }
+    collected: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for rep in range(repeat):
+        for operation in OPERATIONS:
+            variants = _variants_of(operation)
+            shift = rep % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                measured = sample(operation, variant, rows, saves)
+                collected.setdefault((operation.key, variant.key), []).append(measured)
+                print(
+                    f"  writes rep {rep + 1}/{repeat} {operation.key:<11} {variant.key:<48}"
+                    f" {measured['seconds']:8.3f} s  events={measured['events']}",
+                    file=sys.stderr,
+                )
+    for operation in OPERATIONS:
+        for variant in _variants_of(operation):
+            measured_list = collected[(operation.key, variant.key)]
+            samples = Samples([m["seconds"] for m in measured_list])
+            results[operation.key]["variants"][variant.key] = {
+                "library": variant.library,
+                "context": variant.context,
+                **samples.as_dict(),
+                "events": [m["events"] for m in measured_list],
+                "with_context": [m["with_context"] for m in measured_list],
+            }
+    results["_diagnostics"] = diagnose(rows, saves, plans_dir)
+    return results
+
+
+# Diagnostics: the same writes in plain SQL, with the trigger times Postgres reports.
+
+_TRIGGER_LINE = re.compile(
+    r"^\s*Trigger (?P<name>\S+):(?: on \S+:)? time=(?P<ms>[\d.]+) calls=(?P<calls>\d+)"
+)
+
+
+def _sql_statements(table: str, rows: int) -> dict[str, str]:
+    return {
+        "insert": (
+            f"INSERT INTO {table} (name, price, status, updated_at, notes) "
+            f"SELECT 'Item ' || g, (g % 1000) + 0.5, 'draft', now(), {_NOTES_SQL} "
+            f"FROM generate_series(1, {rows}) AS g"
+        ),
+        "update": f"UPDATE {table} SET price = price + 1, updated_at = now()",
+        "update_one_row": f"UPDATE {table} SET price = price + 1, updated_at = now() WHERE id = 1",
+        "delete": f"DELETE FROM {table}",
+    }
+
+
+def _single_updates_sql(table: str, saves: int) -> str:
+    return (
+        f"DO $$ BEGIN FOR i IN 1..{saves} LOOP "
+        f"UPDATE {table} SET price = price + 1, updated_at = now() WHERE id = i; "
+        "END LOOP; END $$"
+    )
+
+
+def trigger_times(plan: str) -> list[dict[str, Any]]:
+    """``Trigger <name>: time=… calls=…`` lines of an ``EXPLAIN ANALYZE`` plan."""
+    found = []
+    for line in plan.splitlines():
+        if match := _TRIGGER_LINE.match(line):
+            found.append(
+                {"trigger": match["name"], "ms": float(match["ms"]), "calls": int(match["calls"])}
+            )
+    return found
+
+
+def diagnose(rows: int, saves: int, plans_dir: Path) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of each write in SQL (inside a context, rolled back), and a loop of
+    single-row UPDATEs in PL/pgSQL (trigger cost without the ORM)."""
+    variants = [
+        v
+        for v in item_variants()
+        if v.key in ("untracked", "pghistory-admin+ctx", "django-pghistory+ctx")
+    ]
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    found: dict[str, Any] = {"plans": {}, "sql_single_updates": {}}
+    for variant in variants:
+        table = database.table(variant.model)
+        slug = variant.key.replace("+ctx", "")
+        for name, sql in _sql_statements(table, rows).items():
+            database.truncate(*_tables(variant))
+            with transaction.atomic():
+                if name != "insert":
+                    seed(variant.model, rows)
+                database.set_context()
+                plan = database.explain(sql)
+                transaction.set_rollback(True)
+            path = plans_dir / f"write_{name}_{slug}.txt"
+            path.write_text(f"-- {variant.key}, {rows} rows, inside a context\n{sql};\n\n{plan}\n")
+            found["plans"].setdefault(name, {})[variant.key] = {
+                "execution_ms": database.execution_ms(plan),
+                "triggers": trigger_times(plan),
+                "file": str(path.name),
+            }
+        timings = []
+        for _ in range(3):
+            database.truncate(*_tables(variant))
+            seed(variant.model, rows)
+            database.checkpoint()
+
+            def loop(table: str = table) -> None:
+                with transaction.atomic():
+                    database.set_context()
+                    database.execute(_single_updates_sql(table, saves))
+
+            timings.append(timed(loop)[0])
+        found["sql_single_updates"][variant.key] = Samples(timings).as_dict()
+    database.truncate(*{t for v in item_variants() for t in _tables(v)})
+    return found
