@@ -66,6 +66,8 @@ def main(argv: list[str]) -> None:
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
+    # A database migrated by an earlier version keeps its triggers; bring them up to date.
+    call_command("pgtrigger", "install", verbosity=0)
     previous = report.load(args.out) if args.only else {}
     results: dict[str, Any] = {
         "args": shlex.join(argv),

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Preparing the database (migrate)...", flush=True)
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    # A demo database from an earlier checkout keeps its triggers; bring them up to date.
+    call_command("pgtrigger", "install", verbosity=0)
     created = _ensure_admin()
 
     from example_project.shop import seeding

@@ -190,7 +190,7 @@ class _ContextFilter:
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
-    PROBE_LIMIT = 300
+    PROBE_LIMIT = 5000
 
     def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
         if not alternatives or not all(isinstance(a, dict) and a for a in alternatives):
@@ -229,12 +229,13 @@ class _ContextFilter:
             if not self.context_ids:
                 return [], []
             return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.context_ids]
-        # OFFSET 0 keeps the test a hashed filter instead of a join, so the branch stays a plain
-        # scan that Postgres can read newest-first and stop early.
+        # Wrapped in IS TRUE, the test stays a hashed filter instead of becoming a join, so the
+        # branch stays a plain scan that Postgres reads newest first and stops when the page is
+        # full.
         return (
             [
-                f"{alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
-                f"WHERE {self._tests('_pgh_c')} OFFSET 0)"
+                f"({alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
+                f"WHERE {self._tests('_pgh_c')})) IS TRUE"
             ],
             list(self.documents),
         )

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 #: The sequence every event table draws ``pgh_id`` from, so ids order events across models.
 EVENT_ID_SEQUENCE = "pghistory_core_event_id_seq"
-#: Transaction-local settings the triggers read.
-CONTEXT_ID_SETTING = "pghistory.context_id"
-CONTEXT_METADATA_SETTING = "pghistory.context_metadata"
+#: Transaction-local settings the triggers read (not django-pghistory's, so both can run side by side).
+CONTEXT_ID_SETTING = "pghistory_core.context_id"
+CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
 
 
 def _get(name: str, default: Any) -> Any:

@@ -257,6 +257,11 @@ def setup_event_model(event_model: type[Any]) -> None:
 
 
 def _on_class_prepared(sender: type[Any], **kwargs: Any) -> None:
+    # Only our event models: django-pghistory's have a pgh_tracked_model attribute too. The
+    # models module is read from sys.modules because this runs while it is being imported.
+    event_base = getattr(sys.modules.get("pghistory_core.models"), "Event", None)
+    if event_base is None or not issubclass(sender, event_base):
+        return
     if getattr(sender, "pgh_tracked_model", None) is not None and not sender._meta.abstract:
         setup_event_model(sender)
 

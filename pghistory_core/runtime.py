@@ -3,7 +3,7 @@
 The open context lives in a ``ContextVar`` (so it follows threads started with a copied
 context, ``asyncio`` tasks and ``sync_to_async``). An execute wrapper, installed on every
 database connection when it is created, prefixes each write statement with
-``set_config('pghistory.context_id', …, true)`` so triggers on any alias see it.
+``set_config('pghistory_core.context_id', …, true)`` so triggers on any alias see it.
 """
 
 from __future__ import annotations
@@ -136,7 +136,13 @@ def _may_write(sql: Any) -> bool:
         # "SELECT ... FOR UPDATE" locks but does not write; a SELECT calling a function that
         # writes cannot be seen from here, which is why the prefix is cheap to send.
         return False
-    return bool(_WRITES.search(text)) or text.lstrip().upper().startswith(("COPY", "WITH", "CALL"))
+    return bool(_WRITES.search(text)) or text.lstrip().upper().startswith(("COPY", "CALL"))
+
+
+def _is_server_side(cursor: Any) -> bool:
+    # A named (server-side) cursor declares a cursor for one query: nothing may be prepended.
+    # ``iterator()`` uses one; it only reads.
+    return bool(getattr(getattr(cursor, "cursor", None), "name", None))
 
 
 def execute_wrapper(
@@ -145,7 +151,7 @@ def execute_wrapper(
     """Send the open context with write statements (installed on every connection)."""
     state = _current.get()
     connection = context_["connection"]
-    if not isinstance(sql, str) or not _may_write(sql):
+    if not isinstance(sql, str) or not _may_write(sql) or _is_server_side(context_["cursor"]):
         return execute(sql, params, many, context_)
     if state is None:
         # The settings are transaction-local: after a context closes inside a transaction,

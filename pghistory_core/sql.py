@@ -17,7 +17,7 @@ __all__ = [
     "pre_migrate",
 ]
 
-_WRITTEN_SETTING = "pghistory.context_written"
+_WRITTEN_SETTING = "pghistory_core.context_written"
 
 SEQUENCE_SQL = f"CREATE SEQUENCE IF NOT EXISTS {EVENT_ID_SEQUENCE};"
 

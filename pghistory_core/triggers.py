@@ -300,7 +300,7 @@ def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigg
             digest = hashlib.sha1(
                 f"{event_model._meta.label}:{name}".encode(), usedforsecurity=False
             ).hexdigest()[:10]
-            kwargs["pk_change_setting"] = f"pghistory.pk_changed_{digest}"
+            kwargs["pk_change_setting"] = f"pghistory_core.pk_changed_{digest}"
             triggers.append(
                 EventTrigger(
                     name=_trigger_name(name, "pk"),

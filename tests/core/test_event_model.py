@@ -191,3 +191,19 @@ def test_condition_using_old_row_on_insert_is_refused():
             pghistory_core.InsertEvent(condition=pghistory_core.Q(old__value=1)),
             model_name="ThingEvent",
         )(Thing)
+
+
+@isolate_apps("tests.testapp")
+def test_foreign_event_like_models_are_not_set_up():
+    # django-pghistory's event models also carry pgh_tracked_model; they are not ours.
+    import pgtrigger
+
+    class ForeignEvent(models.Model):
+        pgh_tracked_model = Author
+        pgh_trackers = [pghistory_core.InsertEvent()]
+
+        class Meta:
+            app_label = "testapp"
+
+    assert "_pgh_ready" not in vars(ForeignEvent)
+    assert not [uri for uri in pgtrigger.registry._registry if "ForeignEvent" in uri]

@@ -176,3 +176,25 @@ def test_rowcount_and_returning_are_unaffected():
         assert isinstance(created.pk, int)
         assert Author.objects.filter(name__startswith="r").update(email="r@example.com") == 4
         assert Author.objects.filter(name__startswith="r").delete()[0] == 4
+
+
+def test_server_side_cursors_are_left_alone():
+    Author.objects.bulk_create([Author(name=f"i{i}") for i in range(5)])
+    with transaction.atomic(), pghistory_core.context(user=1):
+        # FOR UPDATE looks like a write; a named cursor cannot take a prefix.
+        rows = list(Author.objects.select_for_update().iterator(chunk_size=2))
+        Author.objects.filter(pk=rows[0].pk).update(email="locked@example.com")
+    assert len(rows) == 5
+    assert AuthorEvent.objects.get(pgh_label="update").pgh_context_id is not None
+
+
+def test_context_settings_do_not_collide_with_django_pghistory():
+    from pghistory_core import config
+
+    assert config.CONTEXT_ID_SETTING.startswith("pghistory_core.")
+    with pghistory_core.context(user=1), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pghistory.context_id', 'theirs', false)")
+        Author.objects.create(name="ours")
+        cursor.execute("SELECT current_setting('pghistory.context_id')")
+        assert cursor.fetchone() == ("theirs",)
+        cursor.execute("SELECT set_config('pghistory.context_id', '', false)")
