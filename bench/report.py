@@ -369,7 +369,7 @@ def write(results: dict[str, Any], out: Path) -> None:
         "# Benchmark results",
         "",
         f"Produced by `{('python -m bench ' + results['args']).strip()}`"
-        f"{'' if results['args'] else ' (defaults)'} (see `bench/README_SECTION.md`). "
+        f"{'' if results['args'] else ' (defaults)'} (see the README's Benchmarks section). "
         "Numbers from one run on one machine; compare ratios, not absolute times.",
         "",
         *_environment(results["environment"]),
