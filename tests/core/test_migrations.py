@@ -21,10 +21,29 @@ def test_triggers_are_installed(capsys):
     assert "OUTDATED" not in listing and "UNINSTALLED" not in listing
 
 
-def test_trigger_sql_is_deterministic():
+_HASHES = """
+import django, json
+django.setup()
+from tests.testapp.models import Book
+print(json.dumps(sorted(t.compile(Book).sql.hash for t in Book._meta.triggers)))
+"""
+
+
+def test_trigger_sql_is_deterministic_across_processes():
+    # Another interpreter with another hash seed must compile identical trigger SQL, or every
+    # deployment would see migration churn.
+    import json
+    import os
+    import subprocess
+    import sys
+
     from tests.testapp.models import Book
 
-    triggers = Book._meta.triggers
-    first = [str(t.compile(Book).install_sql) for t in triggers]
-    second = [str(t.compile(Book).install_sql) for t in triggers]
-    assert first == second
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONHASHSEED": "12345"}
+    env.setdefault("DATABASE_URL", "postgresql://localhost/unused")
+    run = subprocess.run(
+        [sys.executable, "-c", _HASHES], env=env, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    here = sorted(t.compile(Book).sql.hash for t in Book._meta.triggers)
+    assert json.loads(run.stdout) == here
