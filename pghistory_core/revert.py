@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router, transaction
 
+from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, field, pk
 from pghistory_core.runtime import context
-from pghistory_core.triggers import quote
+from pghistory_core.triggers import Values, insert_sql, quote
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -91,22 +92,22 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
         raise ValueError(f"Save {obj._meta.label} before creating an event for it.")
     event_model = candidates[0]
     using = using or router.db_for_write(event_model)
-    from pghistory_core.triggers import _insert
 
     row = "_pgh_row"
     pk_sql = quote(column(type(obj), pk(type(obj)).name))
-    insert = _insert(
-        event_model, row, f"FROM {quote(obj._meta.db_table)} AS {row}", [f"{row}.{pk_sql} = %s"]
+    # Resolve the context the way the triggers do (a Context row only for foreign-key contexts).
+    if event_model.pgh_context_kind == "fk":
+        context_id = "pghistory_core_context_id()"
+    else:
+        context_id = f"NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '')::uuid"
+    insert = insert_sql(
+        event_model,
+        row,
+        f"FROM {quote(obj._meta.db_table)} AS {row}",
+        [f"{row}.{pk_sql} = %s"],
+        Values(label="%s", context_id=context_id, context_metadata="pghistory_core_context_json()"),
     )
-    sql = (
-        "WITH _pgh_ctx AS (SELECT pghistory_core_context_id() AS id, "
-        "pghistory_core_context_json() AS meta) "
-        + insert.rstrip(";")
-        .replace("_pgh_label", "%s", 1)
-        .replace("_pgh_ctx_id", "(SELECT id FROM _pgh_ctx)")
-        .replace("_pgh_ctx_meta", "(SELECT meta FROM _pgh_ctx)")
-        + " RETURNING pgh_id"
-    )
+    sql = insert.rstrip(";") + " RETURNING pgh_id"
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [label, obj.pk])
         row_result = cursor.fetchone()

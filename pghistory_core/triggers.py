@@ -10,6 +10,7 @@ skip them. Row-level triggers (``level=pgtrigger.Row``) write one event per row.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pgtrigger
@@ -56,28 +57,39 @@ def _pk_column(event_model: type[Event]) -> str:
     return column(tracked, pk(tracked).name)
 
 
-def _context_expressions(event_model: type[Event]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Values:
+    """SQL filling the label and context columns: trigger variables by default."""
+
+    label: str = "_pgh_label"
+    context_id: str = "_pgh_ctx_id"
+    context_metadata: str = "_pgh_ctx_meta"
+
+
+def _context_expressions(event_model: type[Event], values: Values) -> list[tuple[str, str]]:
     kind = event_model.pgh_context_kind
     pairs = []
     if kind == "fk":
-        pairs.append((column(event_model, "pgh_context"), "_pgh_ctx_id"))
+        pairs.append((column(event_model, "pgh_context"), values.context_id))
     elif kind == "json":
-        pairs.append((column(event_model, "pgh_context"), "_pgh_ctx_meta"))
+        pairs.append((column(event_model, "pgh_context"), values.context_metadata))
         if event_model.pgh_has_context_id:
-            pairs.append((column(event_model, "pgh_context_id"), "_pgh_ctx_id"))
+            pairs.append((column(event_model, "pgh_context_id"), values.context_id))
     return pairs
 
 
-def _source(event_model: type[Event], row: str) -> tuple[list[str], list[str], list[str]]:
+def _source(
+    event_model: type[Event], row: str, variables: Values
+) -> tuple[list[str], list[str], list[str]]:
     """Columns of the event table, the SQL that fills them from ``row``, and joins needed."""
     tracked = event_model.pgh_tracked_model
     pk_column = column(tracked, pk(tracked).name)
     columns = [column(event_model, "pgh_created_at"), "pgh_label"]
-    values = [config.created_at_function(), "_pgh_label"]
+    values = [config.created_at_function(), variables.label]
     if event_model.pgh_has_obj:
         columns.append(column(event_model, "pgh_obj"))
         values.append(f"{row}.{quote(pk_column)}")
-    for context_column, variable in _context_expressions(event_model):
+    for context_column, variable in _context_expressions(event_model, variables):
         columns.append(context_column)
         values.append(variable)
 
@@ -102,8 +114,15 @@ def _source(event_model: type[Event], row: str) -> tuple[list[str], list[str], l
     return columns, values, join_sql
 
 
-def _insert(event_model: type[Event], row: str, from_sql: str, where: list[str]) -> str:
-    columns, values, joins = _source(event_model, row)
+def insert_sql(
+    event_model: type[Event],
+    row: str,
+    from_sql: str,
+    where: list[str],
+    variables: Values = Values(),
+) -> str:
+    """``INSERT INTO <event table> … SELECT`` copying ``row`` (a trigger row or table alias)."""
+    columns, values, joins = _source(event_model, row, variables)
     if joins and not from_sql:
         from_sql = "FROM (SELECT 1) AS _pgh_one"
     sql = (
@@ -198,7 +217,7 @@ class EventTrigger(pgtrigger.Trigger):
         return self._statement_func(prelude)
 
     def _row_func(self, prelude: str) -> str:
-        insert = _insert(self.event_model, self.row, "", [])
+        insert = insert_sql(self.event_model, self.row, "", [])
         if self.pk_change_only:
             setting = literal(str(self.pk_change_setting))
             pk_sql = quote(_pk_column(self.event_model))
@@ -234,7 +253,7 @@ class EventTrigger(pgtrigger.Trigger):
                 f"_pgh_skip IS NULL OR NOT ({_NEW}.{pk_sql}::text IN "
                 f"(SELECT jsonb_array_elements_text(_pgh_skip::jsonb)))"
             )
-        body.append(_insert(self.event_model, row, from_sql, where))
+        body.append(insert_sql(self.event_model, row, from_sql, where))
         body.append("RETURN NULL;")
         return "\n".join(body)
 
