@@ -56,6 +56,13 @@ def tests(session: nox.Session, django: str, driver: str) -> None:
 
 
 @nox.session(python=TOOLS_PYTHON)
+def nightly(session: nox.Session) -> None:
+    """The property-based and stress tests with ten times more examples (slow; not run in CI)."""
+    session.install("-e", ".[test,psycopg]", DJANGO["5.2"])
+    session.run("pytest", "-m", "stress", *session.posargs, env={"HYPOTHESIS_PROFILE": "nightly"})
+
+
+@nox.session(python=TOOLS_PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install(RUFF)

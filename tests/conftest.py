@@ -1,7 +1,19 @@
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
+from hypothesis import HealthCheck, settings
+
 
 from tests.testapp.models import Author, Book
+
+# Property-based tests: a bounded run everywhere (CI included), a long one in `nox -s nightly`.
+# Each example talks to Postgres, so there is no per-example deadline.
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("default", max_examples=200, **_COMMON)
+settings.register_profile("nightly", max_examples=2000, **_COMMON)
+settings.register_profile("quick", max_examples=20, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
