@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -42,6 +42,9 @@ _TOKENS = re.compile(r"\s+|\S+")
 #: ``{(target model, target attname): {str(value): label, or None when the row is gone}}``.
 FkLabels = dict[tuple[type[models.Model], str], dict[str, str | None]]
 _Target = tuple[type[models.Model], str]
+#: Whether the viewer may see rows of a model: the labels of foreign keys to any other model are
+#: never fetched, the raw id shows instead (``None``: every model).
+MayView = Callable[[type[models.Model]], bool] | None
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,13 @@ def field_changes(
     initial: bool = False,
     using: str | None = None,
     fk_labels: FkLabels | None = None,
+    may_view: MayView = None,
 ) -> list[FieldChange]:
     """The changed fields of an event (or, with ``initial``, every field's first value).
 
     ``fk_labels`` comes from ``prefetch_fk_labels`` over the rows of a page; ids it lacks are
-    fetched here, one query per target model.
+    fetched here, one query per target model. A foreign key to a model ``may_view`` refuses shows
+    its raw id alone: neither the target's ``str()`` nor whether it still exists.
     """
     if initial:
         pairs = {key: (None, value) for key, value in data.items()}
@@ -76,10 +81,12 @@ def field_changes(
         pairs = {key: (pair[0], pair[1]) for key, pair in diff.items()}
     else:
         return []
-    labels = _complete(tracked_model, None if initial else diff, data, fk_labels or {}, using)
+    labels = _complete(
+        tracked_model, None if initial else diff, data, fk_labels or {}, using, may_view
+    )
     fields = _fields(tracked_model)
     return [
-        _change(tracked_model, key, fields.get(key), old, new, initial, labels)
+        _change(tracked_model, key, fields.get(key), old, new, initial, labels, may_view)
         for key, (old, new) in _ordered(pairs, fields)
     ]
 
@@ -88,11 +95,15 @@ def prefetch_fk_labels(
     tracked_model: type[models.Model],
     rows: Iterable[tuple[dict[str, Any] | None, dict[str, Any]]],
     using: str | None = None,
+    may_view: MayView = None,
 ) -> FkLabels:
-    """Labels of every foreign key target in ``(diff, data)`` rows: one query per target model."""
+    """Labels of every foreign key target in ``(diff, data)`` rows: one query per target model.
+
+    Targets of models ``may_view`` refuses are left out.
+    """
     wanted: dict[_Target, set[str]] = {}
     for diff, data in rows:
-        for field, value in _fk_values(tracked_model, diff, data):
+        for field, value in _fk_values(tracked_model, diff, data, may_view):
             wanted.setdefault(_target(field), set()).add(_key(field, value))
     return {target: _fetch_labels(target, keys, using) for target, keys in wanted.items()}
 
@@ -103,10 +114,11 @@ def _complete(
     data: dict[str, Any],
     known: FkLabels,
     using: str | None,
+    may_view: MayView,
 ) -> FkLabels:
     """``known`` plus the labels of this event's targets it lacks (the caller's dict is kept)."""
     missing: dict[_Target, set[str]] = {}
-    for field, value in _fk_values(tracked_model, diff, data):
+    for field, value in _fk_values(tracked_model, diff, data, may_view):
         target, key = _target(field), _key(field, value)
         if key not in known.get(target, {}):
             missing.setdefault(target, set()).add(key)
@@ -119,11 +131,14 @@ def _complete(
 
 
 def _fk_values(
-    tracked_model: type[models.Model], diff: dict[str, Any] | None, data: dict[str, Any]
+    tracked_model: type[models.Model],
+    diff: dict[str, Any] | None,
+    data: dict[str, Any],
+    may_view: MayView,
 ) -> Iterator[tuple[models.Field[Any, Any], Any]]:
-    """Foreign key fields and the non-null ids a row shows for them."""
+    """Foreign key fields to viewable models and the non-null ids a row shows for them."""
     for attname, field in _fields(tracked_model).items():
-        if not _is_fk(field):
+        if not _is_fk(field) or not _may_label(field, may_view):
             continue
         if diff is None:
             values = [data.get(attname)]
@@ -165,6 +180,11 @@ def _is_fk(field: models.Field[Any, Any]) -> bool:
     return bool(field.is_relation and (field.many_to_one or field.one_to_one))
 
 
+def _may_label(field: models.Field[Any, Any], may_view: MayView) -> bool:
+    """Whether the target of foreign key ``field`` may be shown by its label."""
+    return may_view is None or bool(may_view(_target(field)[0]))
+
+
 def _target(field: models.Field[Any, Any]) -> _Target:
     target_field = field.target_field  # type: ignore[attr-defined]
     return target_field.model, target_field.attname
@@ -186,8 +206,9 @@ def _change(
     new: Any,
     initial: bool,
     labels: FkLabels,
+    may_view: MayView = None,
 ) -> FieldChange:
-    kind = _kind(tracked_model, key, field, old, new)
+    kind = _kind(tracked_model, key, field, old, new, may_view)
     if initial:
         old_html, new_html = SafeString(""), _render_one(kind, field, new, labels)
     else:
@@ -214,13 +235,14 @@ def _kind(
     field: models.Field[Any, Any] | None,
     old: Any,
     new: Any,
+    may_view: MayView = None,
 ) -> str:
     if _is_secret(tracked_model, key, field):
         return "secret"
     if field is None:
         return "value"
     if _is_fk(field):
-        return "fk"
+        return "fk" if _may_label(field, may_view) else "fkid"
     if field.flatchoices:
         return "choice"
     if isinstance(field, models.BooleanField):
@@ -269,6 +291,8 @@ def _render_one(
         return _empty()
     if kind == "fk" and field is not None:
         return _fk(field, value, labels)
+    if kind == "fkid":
+        return format_html('<span class="pgh-fk">#{}</span>', value)
     if kind == "choice" and field is not None:
         return _choice(field, value)
     if kind == "bool":

@@ -11,6 +11,8 @@ from django.db import models
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from pghistory_admin.permissions import can_view_model
+
 __all__ = ["AdminLinks"]
 
 
@@ -28,6 +30,7 @@ class AdminLinks:
         self.admin_site = admin_site
         self.request = request
         self._may_open: dict[type[models.Model], bool] = {}
+        self._may_view: dict[type[models.Model], bool] = {}
 
     def model_admin(self, model: type[models.Model]) -> ModelAdmin[Any] | None:
         """The site's ``ModelAdmin`` of ``model``, if registered."""
@@ -54,6 +57,16 @@ class AdminLinks:
                 model_admin.has_view_or_change_permission(self.request)
             )
         return self._may_open[model]
+
+    def may_view(self, model: type[models.Model]) -> bool:
+        """Whether the user may see rows of ``model`` (``permissions.can_view_model``), cached.
+
+        Diffs show a foreign key to a model refused here as its raw id, not its target's label.
+        """
+        if model not in self._may_view:
+            user = getattr(self.request, "user", None)
+            self._may_view[model] = can_view_model(user, model)
+        return self._may_view[model]
 
     def has_history_admin(self, model: type[models.Model]) -> bool:
         """Whether ``model`` is registered on the site with ``HistoryAdminMixin``."""

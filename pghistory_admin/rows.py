@@ -200,7 +200,9 @@ class RowBuilder:
                 (None if row.shows_values else row.event.pgh_diff, row.event.pgh_data or {})
                 for row in model_rows
             ]
-            labels = prefetch_fk_labels(model, pairs, using=self.using)
+            labels = prefetch_fk_labels(
+                model, pairs, using=self.using, may_view=self.links.may_view
+            )
             for row, (diff, data) in zip(model_rows, pairs, strict=True):
                 row.changes = field_changes(
                     model,
@@ -209,4 +211,5 @@ class RowBuilder:
                     initial=row.shows_values,
                     using=self.using,
                     fk_labels=labels,
+                    may_view=self.links.may_view,
                 )

@@ -99,6 +99,10 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         context_id = self.filterset.form.cleaned_data.get("context_id")
         if not context_id:
             return None
+        if not self.rows and not self.get_queryset().filter(pgh_context_id=context_id).exists():
+            # No event of this context is one the user may view: its metadata (who, where,
+            # any key recorded) belongs to changes of other models.
+            return {"id": context_id, "context": None, "metadata": {}}
         context = Context.objects.using(conf.read_database()).filter(pk=context_id).first()
         metadata = context.metadata if context is not None else None
         if metadata is None and self.rows:

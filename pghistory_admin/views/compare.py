@@ -80,7 +80,9 @@ class CompareView(ObjectMixin, TemplateView):
         return {
             "left": left,
             "right": right,
-            "changes": field_changes(self.model, diff, right_data),
+            "changes": field_changes(
+                self.model, diff, right_data, may_view=self.get_links().may_view
+            ),
         }
 
     def get_title(self) -> str:

@@ -50,9 +50,10 @@ class RevertView(ObjectMixin, TemplateView):
     def get_changes(self) -> list[Any]:
         data = self.row.event.pgh_data or {}
         current = current_data(self.event_model, self.pk)
+        may_view = self.get_links().may_view
         if current is None:
-            return field_changes(self.model, None, data, initial=True)
-        return field_changes(self.model, diff_data(current, data), data)
+            return field_changes(self.model, None, data, initial=True, may_view=may_view)
+        return field_changes(self.model, diff_data(current, data), data, may_view=may_view)
 
     def get_restore_problem(self) -> str | None:
         """Why a deleted row cannot be recreated from this event, if it cannot."""
