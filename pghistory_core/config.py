@@ -47,6 +47,11 @@ def append_only() -> bool:
     return bool(_get("APPEND_ONLY", False))
 
 
+def hash_chain() -> bool:
+    """``PGHISTORY_HASH_CHAIN``: chain the events of each table by SHA-256 (tamper evidence)."""
+    return bool(_get("HASH_CHAIN", False))
+
+
 def level() -> pgtrigger.Level:
     """``PGHISTORY_LEVEL``: ``pgtrigger.Statement`` (default, set-based) or ``pgtrigger.Row``."""
     return _get("LEVEL", pgtrigger.Statement)

@@ -16,6 +16,7 @@ from django.db.models.signals import class_prepared
 from pghistory_core import config
 from pghistory_core import fields as config_fields
 from pghistory_core.fields import UNSET, ProxyField
+from pghistory_core.hash_chain import HASH_FIELD, HashChainTrigger
 from pghistory_core.indexes import EventBrinIndex
 from pghistory_core.trackers import InsertEvent, Tracker, UpdateEvent
 
@@ -174,6 +175,7 @@ def create_event_model(
     context_field: Any = UNSET,
     context_id_field: Any = UNSET,
     append_only: Any = UNSET,
+    hash_chain: Any = UNSET,
     model_name: str | None = None,
     app_label: str | None = None,
     base_model: type[models.Model] | None = None,
@@ -211,6 +213,7 @@ def create_event_model(
     context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
     obj = _obj_field(tracked_model, obj_setting, model_name)
 
+    chained = config.hash_chain() if hash_chain is UNSET else bool(hash_chain)
     attrs = dict(attrs or {})
     proxies = {name: value for name, value in attrs.items() if isinstance(value, ProxyField)}
     for name in proxies:
@@ -231,12 +234,17 @@ def create_event_model(
         "pgh_has_obj": obj is not None,
         "pgh_level": None if level is UNSET else level,
         "pgh_append_only": config.append_only() if append_only is UNSET else bool(append_only),
+        "pgh_hash_chain": chained,
         **{f.name: _copy_field(f, tracked_model) for f in tracked},
         **context_attrs,
         **attrs,
     }
     if obj is not None:
         class_attrs["pgh_obj"] = obj
+    if chained:
+        class_attrs[HASH_FIELD] = models.CharField(
+            max_length=64, null=True, editable=False, help_text="SHA-256 chaining this event."
+        )
     if proxies:
         class_attrs["objects"] = _proxy_manager(proxies)
     base = base_model or config.base_model()
@@ -251,9 +259,28 @@ def setup_event_model(event_model: type[Any]) -> None:
     for tracker in event_model.pgh_trackers:
         tracker.setup(event_model)
     if getattr(event_model, "pgh_append_only", False):
+        # TRUNCATE fires statement triggers only, so it needs a trigger of its own. An empty
+        # table loses nothing, so Django's test flush (TRUNCATE of every table) still works.
         pgtrigger.register(
-            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="append_only_truncate",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Truncate,
+                level=pgtrigger.Statement,
+                declare=[("_pgh_found", "BOOLEAN")],
+                func=(
+                    "EXECUTE format('SELECT EXISTS (SELECT FROM %I.%I)', TG_TABLE_SCHEMA,"
+                    " TG_TABLE_NAME) INTO _pgh_found;\n"
+                    "IF _pgh_found THEN\n"
+                    "  RAISE EXCEPTION 'pgtrigger: Cannot truncate % table', TG_TABLE_NAME;\n"
+                    "END IF;\n"
+                    "RETURN NULL;"
+                ),
+            ),
         )(event_model)
+    if getattr(event_model, "pgh_hash_chain", False):
+        pgtrigger.register(HashChainTrigger())(event_model)
 
 
 def _on_class_prepared(sender: type[Any], **kwargs: Any) -> None:
@@ -277,6 +304,7 @@ def track(
     context_field: Any = UNSET,
     context_id_field: Any = UNSET,
     append_only: Any = UNSET,
+    hash_chain: Any = UNSET,
     model_name: str | None = None,
     app_label: str | None = None,
     base_model: type[models.Model] | None = None,
@@ -302,6 +330,7 @@ def track(
             context_field=context_field,
             context_id_field=context_id_field,
             append_only=append_only,
+            hash_chain=hash_chain,
             model_name=model_name,
             app_label=app_label,
             base_model=base_model,

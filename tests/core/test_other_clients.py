@@ -23,10 +23,9 @@ def _psql() -> str:
     return found
 
 
-def test_psql_session_changes_are_recorded():
-    author = Author.objects.create(name="before")
+def _psql_env() -> dict[str, str]:
     settings = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "PGHOST": settings["HOST"] or "localhost",
         "PGPORT": str(settings["PORT"] or 5432),
@@ -34,6 +33,11 @@ def test_psql_session_changes_are_recorded():
         "PGPASSWORD": settings["PASSWORD"] or "",
         "PGDATABASE": settings["NAME"],
     }
+
+
+def test_psql_session_changes_are_recorded():
+    author = Author.objects.create(name="before")
+    env = _psql_env()
     sql = (
         f"UPDATE testapp_author SET name = 'from psql' WHERE id = {author.pk};"
         "INSERT INTO testapp_author (name, email) VALUES ('psql insert', '');"

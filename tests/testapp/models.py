@@ -141,3 +141,23 @@ class Ticket(models.Model):
 @pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), append_only=True)
 class Note(models.Model):
     text = models.TextField()
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(),
+    pghistory_core.UpdateEvent(),
+    pghistory_core.DeleteEvent(),
+    pghistory_core.ManualEvent("audit"),
+    append_only=True,
+    hash_chain=True,
+)
+class LedgerEntry(models.Model):
+    """Hash-chained history over columns whose text depends on session settings."""
+
+    account = models.CharField(max_length=20)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    rate = models.FloatField(null=True)
+    booked_on = models.DateField(null=True)
+    booked_at = models.DateTimeField(null=True)
+    data = models.JSONField(default=dict)
+    blob = models.BinaryField(null=True)
