@@ -51,7 +51,11 @@ def _json_candidates(text: str) -> list[Any]:
 def parse_object_id(model: type[models.Model], value: str) -> Any:
     """``value`` as a primary key of ``model`` (admin-quoted or not); ``ValidationError`` if not."""
     pk_field = model._meta.pk
-    pk = pk_field.to_python(unquote(value))
+    text = unquote(value)
+    if "\x00" in text:
+        # Postgres text cannot hold NUL: the query would fail, not match nothing.
+        raise ValidationError(_("Null characters are not allowed."), code="null_characters")
+    pk = pk_field.to_python(text)
     # The validators carry the database's integer range: out-of-range ids never reach SQL.
     pk_field.run_validators(pk)
     return pk
