@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
@@ -26,11 +26,24 @@ from pghistory_core import config
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # Statements that can never write: no need to send the context with them.
+# (EXPLAIN is not one of them: EXPLAIN ANALYZE runs the statement.)
 _READ_ONLY = re.compile(
-    r"^\s*(SELECT|SHOW|SET|RESET|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|EXPLAIN|DECLARE|FETCH|CLOSE)\b",
+    r"^\s*(SELECT|SHOW|SET|RESET|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DECLARE|FETCH|CLOSE)\b",
     re.IGNORECASE,
 )
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+_SAVEPOINT_ROLLBACK = re.compile(r"^\s*ROLLBACK\s+TO\b", re.IGNORECASE)
+# JSON escapes Postgres' jsonb refuses (NUL, unpaired surrogates), after an even number of
+# backslashes; valid surrogate pairs and escaped backslashes are matched first and kept.
+_BAD_JSON = re.compile(
+    r"(\\\\)|(\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2})|\\u(?:0000|d[89a-f][0-9a-f]{2})|[\ud800-\udfff]",
+    re.IGNORECASE,
+)
+
+
+def _jsonb_safe(text: str) -> str:
+    """Replace what jsonb cannot store with U+FFFD, so the context never fails the write."""
+    return _BAD_JSON.sub(lambda m: m.group(1) or m.group(2) or "\\ufffd", text)
 
 
 @dataclass
@@ -40,7 +53,9 @@ class _State:
     encoded: str = ""
 
     def encode(self) -> None:
-        self.encoded = json.dumps(self.metadata, cls=config.json_encoder(), sort_keys=True)
+        self.encoded = _jsonb_safe(
+            json.dumps(self.metadata, cls=config.json_encoder(), sort_keys=True)
+        )
 
 
 _current: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
@@ -132,9 +147,10 @@ def _prefix(state: _State | None) -> str:
 
 def _may_write(sql: Any) -> bool:
     text = sql if isinstance(sql, str) else str(sql)
-    if _READ_ONLY.match(text):
+    if _READ_ONLY.match(text) and ";" not in text:
         # "SELECT ... FOR UPDATE" locks but does not write; a SELECT calling a function that
-        # writes cannot be seen from here, which is why the prefix is cheap to send.
+        # writes cannot be seen from here, which is why the prefix is cheap to send. Several
+        # statements ("SET LOCAL ...; UPDATE ...") may write after the first.
         return False
     return bool(_WRITES.search(text)) or text.lstrip().upper().startswith(("COPY", "CALL"))
 
@@ -151,22 +167,36 @@ def execute_wrapper(
     """Send the open context with write statements (installed on every connection)."""
     state = _current.get()
     connection = context_["connection"]
+    if isinstance(sql, str) and _SAVEPOINT_ROLLBACK.match(sql):
+        # Rolling back to a savepoint restores the settings as they were when it was taken:
+        # a context cleared since then is back, so clear it again before the next write.
+        connection._pgh_context_sent = True
+        return execute(sql, params, many, context_)
     if not isinstance(sql, str) or not _may_write(sql) or _is_server_side(context_["cursor"]):
         return execute(sql, params, many, context_)
+    # Settings are transaction-local: they outlive the statement in an atomic block and in a
+    # transaction opened with set_autocommit(False) alike.
+    in_transaction = connection.in_atomic_block or not connection.get_autocommit()
     if state is None:
-        # The settings are transaction-local: after a context closes inside a transaction,
-        # they would still be set for the writes that follow, so clear them once.
+        # After a context closes inside a transaction, the settings would still be set for
+        # the writes that follow, so clear them once.
         if not getattr(connection, "_pgh_context_sent", False):
             return execute(sql, params, many, context_)
         connection._pgh_context_sent = False
-        if not connection.in_atomic_block:
+        if not in_transaction:
             return execute(sql, params, many, context_)
     else:
-        connection._pgh_context_sent = connection.in_atomic_block
+        connection._pgh_context_sent = in_transaction
     prefix = _prefix(state)
     if many:
-        context_["cursor"].execute(prefix)
-        return execute(sql, params, many, context_)
+        # The prefix cannot be prepended to each statement (psycopg 3 pipelines executemany):
+        # it is sent first, in the same transaction, which in autocommit is opened for both.
+        if in_transaction:
+            context_["cursor"].execute(prefix)
+            return execute(sql, params, many, context_)
+        with transaction.atomic(using=connection.alias):
+            context_["cursor"].execute(prefix)
+            return execute(sql, params, many, context_)
     if params is not None:
         # The parameters are interpolated by the driver: escape the prefix's % signs.
         prefix = prefix.replace("%", "%%")
