@@ -14,7 +14,7 @@ class PghistoryCoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from pghistory_core import checks, commands, runtime, sql
+        from pghistory_core import autodetector, checks, commands, runtime, sql
 
         checks.register()
         connection_created.connect(
@@ -23,3 +23,4 @@ class PghistoryCoreConfig(AppConfig):
         runtime.install_on_open_connections()
         pre_migrate.connect(sql.pre_migrate, sender=self, dispatch_uid="pghistory_core_sequence")
         commands.install()
+        autodetector.install()
