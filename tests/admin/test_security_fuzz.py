@@ -35,7 +35,7 @@ from pghistory_core.models import Events
 from tests.admin.helpers import grant
 from tests.testapp.models import Author, AuthorEvent, Book, BookEvent, Code, Counter, Document
 
-pytestmark = [pytest.mark.django_db, pytest.mark.stress]
+pytestmark = pytest.mark.django_db
 
 AUDIT_LOG = "/admin/pghistory_admin/auditlog/"
 
@@ -274,6 +274,7 @@ def check_audit_log(response, body, pairs, world, role):
         assert "This page link is not valid." in body
 
 
+@pytest.mark.stress
 @fuzz(0.25)
 @given(role=ROLES, pairs=params, htmx=st.booleans())
 def test_audit_log_survives_any_query_string(world, role, pairs, htmx):
@@ -285,6 +286,7 @@ def test_audit_log_survives_any_query_string(world, role, pairs, htmx):
         assert "<html" not in body
 
 
+@pytest.mark.stress
 @fuzz(0.15)
 @given(
     role=ROLES,
@@ -308,6 +310,7 @@ not_a_date = st.one_of(
 )
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(role=ROLES, name=st.sampled_from(["since", "until"]), value=not_a_date)
 def test_invalid_dates_are_form_errors_not_full_results(world, role, name, value):
@@ -330,6 +333,7 @@ bad_cursor = st.one_of(
 )
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(
     role=ROLES,
@@ -347,6 +351,7 @@ def test_forged_cursors_give_an_error_and_no_rows(world, role, name, value, url)
     assert "This page link is not valid." in body
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(role=ROLES, before=st.integers(min_value=1, max_value=MAX_ID), after=st.booleans())
 def test_valid_cursors_of_hidden_events_show_only_visible_ones(world, role, before, after):
@@ -359,6 +364,7 @@ def test_valid_cursors_of_hidden_events_show_only_visible_ones(world, role, befo
     assert ids == expected
 
 
+@pytest.mark.stress
 @fuzz(0.15)
 @given(role=ROLES, pairs=params)
 def test_exports_survive_any_query_string(world, role, pairs):
@@ -375,6 +381,7 @@ def test_exports_survive_any_query_string(world, role, pairs):
     assert book_ids == set(Events.objects.tracks(world["book"]).values_list("pgh_id", flat=True))
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(role=ROLES, pgh_id=st.integers(min_value=0, max_value=10**30), htmx=st.booleans())
 def test_row_diff_of_any_id(world, role, pgh_id, htmx):
@@ -385,6 +392,7 @@ def test_row_diff_of_any_id(world, role, pgh_id, htmx):
         assert response.status_code == 404
 
 
+@pytest.mark.stress
 @fuzz(0.15)
 @given(
     role=ROLES,
@@ -410,6 +418,7 @@ def test_object_pages_survive_any_query_string(world, role, page, pairs, htmx):
         assert ids <= set(Events.objects.tracks(world["book"]).values_list("pgh_id", flat=True))
 
 
+@pytest.mark.stress
 @fuzz(0.15)
 @given(role=ROLES, a=values, b=values, extra=params)
 def test_compare_with_any_versions(world, role, a, b, extra):
@@ -441,6 +450,7 @@ object_ids = st.one_of(
 
 
 @pytest.mark.parametrize("model", ["book", "author", "code", "counter", "document"])
+@pytest.mark.stress
 @fuzz(0.1)
 @given(
     role=ROLES,
@@ -482,6 +492,7 @@ def test_nul_in_a_char_primary_key_is_404(world, object_id, page):
     assert_database_healthy()
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(
     role=ROLES,
@@ -534,6 +545,7 @@ def post(client, url, body):
     return client.post(url, data, content_type=content_type)
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(body=st.one_of(post_fields, raw_bodies))
 def test_revert_post_garbage_without_csrf_token_changes_nothing(world, body):
@@ -547,6 +559,7 @@ def test_revert_post_garbage_without_csrf_token_changes_nothing(world, body):
     assert (Events.objects.count(), list(Book.objects.values())) == before
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(body=st.one_of(post_fields, raw_bodies), event=st.sampled_from(["book", "author"]))
 def test_revert_post_garbage_reverts_to_exactly_the_event(world, body, event):
@@ -568,6 +581,7 @@ def test_revert_post_garbage_reverts_to_exactly_the_event(world, body, event):
         assert (book.title, str(book.price)) == ("Changed", "1.00")
 
 
+@pytest.mark.stress
 @fuzz(0.1)
 @given(
     role=ROLES,
