@@ -466,8 +466,11 @@ def test_any_object_id_in_the_path(world, model, role, object_id, page):
     before = Events.objects.count()
     with CaptureQueriesContext(connection) as queries:
         response = world["clients"][role].get(url)
-        body_of(response)
+        body = body_of(response)
     assert len(queries) <= MAX_QUERIES
+    # The id is echoed (request.path in links and hx-get): escaped.
+    assert "<script>alert(1)</script>" not in body
+    assert "<img src=x" not in body
     assert_database_healthy()
     assert Events.objects.count() == before
     # 404 for ids the model cannot have or events it does not have, 403 for other models,

@@ -149,6 +149,10 @@ def pages(world):
         shown = event.pgh_data if not event.pgh_diff else event.pgh_diff
         partial = "diff partial" if "<" in json.dumps(shown) else "plain diff partial"
         result.append((f"{partial} {event.pgh_id}", f"{AUDIT_LOG}{event.pgh_id}/diff/", True))
+    # The raw id in the path (not admin-quoted): request.path, echoed in links and hx-get, holds it.
+    raw = url_quote(SVG)
+    result.append(("code timeline by raw id", f"/admin/testapp/code/{raw}/history/", False))
+    result.append(("code timeline partial by raw id", f"/admin/testapp/code/{raw}/history/", True))
     for model, pk in objects:
         base = f"/admin/testapp/{model}/{pk}/history/"
         result.append((f"{model} timeline", base, False))
