@@ -71,9 +71,14 @@ def install() -> None:
     The module-level ``MigrationAutodetector`` is replaced too, so that django-pgtrigger, which
     wraps that name when its app is readied after this one, keeps the mixin.
     """
+    # One class per base: Django's check commands.E001 wants both commands to use the same one.
+    patched: dict[type, type] = {}
     for command in (makemigrations, migrate):
         current = command.Command.autodetector
         if not issubclass(current, EventFieldRenameMixin):
-            patched = type("MigrationAutodetector", (EventFieldRenameMixin, current), {})
-            command.Command.autodetector = patched
-            command.MigrationAutodetector = patched  # type: ignore[attr-defined]
+            if current not in patched:
+                patched[current] = type(
+                    "MigrationAutodetector", (EventFieldRenameMixin, current), {}
+                )
+            command.Command.autodetector = patched[current]
+            command.MigrationAutodetector = patched[current]  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
 from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, concrete, field, pk
-from pghistory_core.trigger_sql import EventTriggerSql
+from pghistory_core.trigger_sql import EventTriggerSql, HashJoinEventTriggerSql
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -192,15 +192,14 @@ class EventTrigger(pgtrigger.Trigger):
                 new=_NEW_ROWS if operation in ("UPDATE", "INSERT") else None,
             )
         condition = None
-        if not statement:
-            clauses = []
-            if pk_change_only:
-                pk_sql = quote(_pk_column(event_model))
-                clauses.append(f"OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql}")
-            if condition_sql:
-                clauses.append(condition_sql)
-            if clauses:
-                condition = pgtrigger.Condition("(" + " AND ".join(f"({c})" for c in clauses) + ")")
+        if pk_change_only:
+            # Only the primary key in WHEN: Postgres refuses to change the type of a column a
+            # WHEN clause uses, and django-pgtrigger's workaround (drop and re-create) loses the
+            # trigger's hash comment. The tracker's condition is checked in the body instead.
+            pk_sql = quote(_pk_column(event_model))
+            condition = pgtrigger.Condition(f"(OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql})")
+        elif not statement and condition_sql:
+            condition = pgtrigger.Condition(f"(({condition_sql}))")
         super().__init__(
             name=name,
             level=pgtrigger.Statement if statement else pgtrigger.Row,
@@ -218,6 +217,10 @@ class EventTrigger(pgtrigger.Trigger):
 
     def _row_func(self, prelude: str) -> str:
         insert = insert_sql(self.event_model, self.row, "", [])
+        if self.pk_change_only and self.condition_sql:
+            prelude = (
+                f"IF ({self.condition_sql}) IS NOT TRUE THEN\n  RETURN NULL;\nEND IF;\n{prelude}"
+            )
         if self.pk_change_only:
             setting = literal(str(self.pk_change_setting))
             pk_sql = quote(_pk_column(self.event_model))
@@ -259,7 +262,9 @@ class EventTrigger(pgtrigger.Trigger):
 
     def compile(self, model: Any) -> compiler.Trigger:
         compiled = super().compile(model)
-        return compiler.Trigger(name=compiled.name, sql=EventTriggerSql(**compiled.sql.kwargs))
+        joins = self.op == "UPDATE" and self.level == pgtrigger.Statement
+        template = HashJoinEventTriggerSql if joins else EventTriggerSql
+        return compiler.Trigger(name=compiled.name, sql=template(**compiled.sql.kwargs))
 
     def get_declare(self, model: Any) -> list[tuple[str, str]]:
         declare = list(super().get_declare(model))

@@ -41,3 +41,14 @@ def test_server_side_binding_is_refused(settings):
     with override_settings(DATABASES=databases):
         errors = checks.check_postgres(databases=["default"])
     assert [e.id for e in errors] == ["pghistory_core.E003"]
+
+
+def test_makemigrations_and_migrate_share_one_autodetector():
+    from django.core import checks
+    from django.core.management.commands import makemigrations, migrate
+
+    from pghistory_core.autodetector import EventFieldRenameMixin
+
+    assert makemigrations.Command.autodetector is migrate.Command.autodetector
+    assert issubclass(migrate.Command.autodetector, EventFieldRenameMixin)
+    assert not [e for e in checks.run_checks() if e.id == "commands.E001"]

@@ -141,3 +141,34 @@ def test_pgtrigger_ignore_skips_event_triggers():
         Author.objects.create(name="unrecorded")
     Author.objects.create(name="recorded")
     assert list(AuthorEvent.objects.values_list("name", flat=True)) == ["recorded"]
+
+
+def test_a_bulk_update_after_a_single_row_update_keeps_a_linear_plan():
+    # PL/pgSQL caches the plan of the trigger's INSERT (old and new rows joined on the primary
+    # key) the first time it runs in a session, sized for that statement. Planned for one row
+    # it was a nested loop, and a later 20,000-row UPDATE then compared 400 million pairs
+    # (about 50 s here); the hash join takes well under a second.
+    Author.objects.bulk_create([Author(name=f"a{i}") for i in range(20_000)])
+    first = Author.objects.order_by("pk").first()
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD PLANS")  # plans cached by earlier tests in this session
+    Author.objects.filter(pk=first.pk).update(email="single@example.com")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = '15s'")
+        assert Author.objects.update(email="bulk@example.com") == 20_000
+    assert (
+        AuthorEvent.objects.filter(pgh_label="update", email="bulk@example.com").count() == 20_000
+    )
+
+
+def test_the_pk_change_trigger_names_only_the_primary_key_in_its_condition():
+    # Postgres refuses ALTER COLUMN TYPE of a column used in a trigger's WHEN clause;
+    # django-pgtrigger then re-creates the trigger without its hash comment (shown OUTDATED).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE tgrelid = 'testapp_author'::regclass AND tgname LIKE '%%update_pk%%'"
+        )
+        (definition,) = cursor.fetchone()
+    condition = definition.split("WHEN", 1)[1].split("EXECUTE", 1)[0]
+    assert condition.strip() == "((old.id IS DISTINCT FROM new.id))"
