@@ -10,4 +10,6 @@ urlpatterns = [
     path("books/<int:pk>/rename/", views.rename_book),
     path("books/<int:pk>/rename-async/", views.rename_book_async),
     path("books/<int:pk>/rename-late-auth/", views.rename_book_late_auth),
+    path("concurrency/write/<str:label>/", views.concurrent_write),
+    path("concurrency/write-async/<str:label>/", views.concurrent_write_async),
 ]
