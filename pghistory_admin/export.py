@@ -1,26 +1,43 @@
 """Streaming CSV export of an event stream (``Events`` / ``MiddlewareEvents`` queryset).
 
-Rows are read by keyset over ``pgh_id`` descending, a chunk at a time, so memory stays constant
-and each query is the ``ORDER BY pgh_id DESC LIMIT n`` shape the aggregate pushes into every
-event table (``pgh_diff`` is only computed for the rows of the chunk).
+Two paths produce the same content: ``copy_chunks`` (what ``csv_response`` streams), where
+Postgres formats the rows with ``COPY … TO STDOUT``, and ``csv_rows``, the same rows built in
+Python. Both read the filtered events newest first by keyset over ``pgh_id``, a chunk at a time,
+so memory stays constant whatever the export's size.
+
+``copy_chunks`` computes the diff column in one pass per chunk and event table: the table's events
+in the chunk's ``pgh_id`` range are ordered by object, and each gets its predecessor's values from
+``lag(…) OVER (PARTITION BY pgh_obj ORDER BY pgh_id)``. The window runs over the range's events
+before the export's filter is applied, so a predecessor that the filter leaves out still counts.
+Only an object's first event in the range looks its predecessor up (one probe of the
+``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, models
+from django.db import connections, models, transaction
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from pghistory_core.models import Context
+from pghistory_admin.diffs import MASK, _is_secret
+from pghistory_core.meta import column, field
+from pghistory_core.models import Context, Event
+from pghistory_core.triggers import quote
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -29,10 +46,21 @@ __all__ = [
     "csv_response",
     "csv_rows",
     "neutralise",
+    "secret_keys",
 ]
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Events per ``COPY`` statement. psycopg 3 hands a statement's rows over as they come, so chunks
+#: can be large (fewer objects whose predecessor lies before the chunk); psycopg 2 receives a
+#: statement's whole output at once, so its chunks stay small.
+COPY_CHUNK_SIZE = 250_000 if is_psycopg3 else 10_000
+#: Bytes handed to the response at a time (psycopg 3).
+BLOCK_SIZE = 256 * 1024
+#: Below this share of exported events in a chunk's id range, each table's window only reads the
+#: events of objects that occur in the chunk.
+_DENSE = 0.9
+_CONTEXT_TABLE = Context._meta.db_table
 _COLUMNS = ("pgh_id", "created_at", "model", "object_id", "label", "context_id")
 _VALUES = (
     "pgh_id",
@@ -44,7 +72,19 @@ _VALUES = (
     "pgh_context_metadata",
     "pgh_data",
     "pgh_diff",
+    "pgh_model",
 )
+#: Column types whose ``to_json(value)::text`` is the text ``to_jsonb(value)`` prints and whose
+#: ``jsonb`` equality is equality of that text: they are compared and printed as text.
+_PLAIN_TYPES = re.compile(
+    r"smallint|integer|bigint|boolean|text|uuid|date|time|timestamp|timestamp with time zone"
+    r"|varchar\(\d+\)"
+)
+#: ``concat_ws`` takes at most 100 arguments.
+_MAX_ARGS = 90
+_RANGE_LOOKUPS = {"exact", "gt", "gte", "lt", "lte"}
+#: Time zones without offset changes (their offset is written as a constant).
+_UTC_ZONES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Etc/UCT", "UCT", "Universal", "Zulu"}
 
 
 class _ObjectKeys(models.Func):
@@ -57,18 +97,12 @@ class _JSONType(models.Func):
     output_field = models.TextField()
 
 
-class _Echo:
-    """A file whose ``write`` hands the line back, so ``csv.writer`` can feed a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingHttpResponse:
     """Stream the CSV of ``queryset`` (see ``csv_rows``) as an attachment named ``filename``.
 
     The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``); the content is
-    the same as ``csv_rows`` produces.
+    the same as ``csv_rows`` produces. A client that disconnects makes the server close the
+    response, which cancels the ``COPY`` running for it (see ``copy_chunks``).
     """
     return StreamingHttpResponse(
         copy_chunks(queryset),
@@ -77,37 +111,377 @@ def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingH
     )
 
 
-def copy_chunks(queryset: models.QuerySet[Any], *, chunk_size: int = 10000) -> Iterator[bytes]:
+def copy_chunks(
+    queryset: models.QuerySet[Any], *, chunk_size: int | None = None
+) -> Iterator[bytes]:
     """The CSV of ``queryset`` as bytes: the header, then rows formatted by ``COPY``.
 
-    Each chunk first reads the next ``chunk_size`` ids by keyset (cheap: no diff is computed),
-    then has Postgres format exactly that id range with the same filters, diffs included, and
-    hands over the bytes. Memory stays at one chunk whatever the export's size.
+    Each chunk first reads the ``pgh_id`` bounds of the next ``chunk_size`` events by keyset
+    (cheap: no diff), then one ``COPY`` formats exactly those events, diffs included (see the
+    module's docstring). With psycopg 3 the output is handed over in blocks of about
+    ``BLOCK_SIZE`` bytes while Postgres produces it; with psycopg 2 a chunk's output comes at once.
+
+    Closing the generator while a ``COPY`` runs (a server closes the response of a client that
+    went away) cancels the ``COPY`` on the server: psycopg 3 sends a cancel request and drains the
+    connection. Inside a transaction, each ``COPY`` runs in a savepoint, rolled back then, so the
+    connection stays usable. With psycopg 2 the generator only pauses between statements.
     """
     keys = context_keys(queryset)
     header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([neutralise(name) for name in header])
-    yield buffer.getvalue().encode()
-    using = queryset.db
-    connection = connections[using]
+    yield (",".join(_csv_cell(neutralise(name)) for name in header) + "\n").encode()
+    size = chunk_size or COPY_CHUNK_SIZE
+    connection = connections[queryset.db]
+    chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
+    zone = timezone.get_current_timezone_name()
+    filtered = not _range_only(queryset)
     ordered = queryset.order_by("-pgh_id")
     last: int | None = None
     while True:
         page = ordered if last is None else ordered.filter(pgh_id__lt=last)
-        ids = list(page.values_list("pgh_id", flat=True)[:chunk_size])
-        if not ids:
+        chunk = _bounds(page, size, connection)
+        if chunk is None:
             return
-        rows = ordered.filter(pgh_id__lte=ids[0], pgh_id__gte=ids[-1]).values(*_VALUES)
-        sql, params = rows.query.sql_with_params()
-        select = connection.ops.compose_sql(sql, params)  # type: ignore[attr-defined]
-        statement = _copy_sql(select, keys, timezone.get_current_timezone_name())
-        with connection.cursor() as cursor:
-            output = _copy(cursor.cursor, statement)
-        yield output
-        if len(ids) < chunk_size:
+        rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
+        models_ = [chosen[label] for label in chunk.labels]
+        statement = _copy_sql(rows, models_, chunk, keys, zone, filtered, connection)
+        yield from _stream(connection, statement)
+        if chunk.count < size:
             return
-        last = ids[-1]
+        last = chunk.lo
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The next events of an export: their ``pgh_id`` range, how many, of which event models."""
+
+    lo: int
+    hi: int
+    count: int
+    labels: list[str]
+
+    @property
+    def dense(self) -> bool:
+        """Whether nearly every event id of the range is exported (no filter but the range)."""
+        return self.count >= _DENSE * (self.hi - self.lo + 1)
+
+
+def _bounds(page: models.QuerySet[Any], size: int, connection: Any) -> _Chunk | None:
+    try:
+        sql, params = page.values("pgh_id", "pgh_model")[:size].query.sql_with_params()
+    except EmptyResultSet:  # queryset.none()
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(_c.pgh_id), max(_c.pgh_id), count(*), "
+            f"array_agg(DISTINCT _c.pgh_model) FROM ({sql}) AS _c",
+            params,
+        )
+        lo, hi, count, labels = cursor.fetchone()
+    return _Chunk(lo, hi, count, sorted(labels)) if count else None
+
+
+def _stream(connection: Any, statement: str) -> Iterator[bytes]:
+    """Run ``COPY … TO STDOUT``; its output in blocks as it comes (psycopg 3) or at once."""
+    savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else None
+    with savepoint or nullcontext(), connection.cursor() as cursor:
+        raw = cursor.cursor
+        if hasattr(raw, "copy_expert"):  # psycopg2: returns when the COPY is done
+            output = io.BytesIO()
+            raw.copy_expert(statement, output)
+            yield output.getvalue()
+            return
+        # Leaving this block early (GeneratorExit at a yield) makes psycopg cancel the COPY.
+        with raw.copy(statement) as copy:
+            block = bytearray()
+            for data in copy:
+                block += data
+                if len(block) >= BLOCK_SIZE:
+                    yield bytes(block)
+                    block.clear()
+            if block:
+                yield bytes(block)
+
+
+def secret_keys(event_model: type[Event]) -> frozenset[str]:
+    """Keys of ``pgh_data`` and ``pgh_diff`` that ``PGHISTORY_ADMIN_SECRET_FIELDS`` masks."""
+    tracked_model = event_model.pgh_tracked_model
+    found = set()
+    for name in event_model.pgh_tracked_fields:
+        tracked_field = field(tracked_model, name)
+        if _is_secret(tracked_model, tracked_field.attname, tracked_field):
+            found.add(tracked_field.attname)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class _Tracked:
+    """One tracked column of an event table as the export reads it."""
+
+    key: str
+    column: str
+    plain: bool
+    secret: bool
+
+    def value(self, alias: str) -> str:
+        """Its JSON value, NULL for SQL NULL: ``text`` when ``plain``, else ``jsonb``."""
+        if self.plain:
+            return f"to_json({alias}.{self.column})::text"
+        return f"to_jsonb({alias}.{self.column})"
+
+    def text(self, value: str) -> list[_Part]:
+        """How ``jsonb`` prints ``value`` (an expression of ``value()``'s type)."""
+        if self.secret:
+            return [_Text(_json(MASK))]
+        if self.plain:
+            return [f"COALESCE({value}, 'null')"]
+        return [f"COALESCE({value}::text, 'null')"]
+
+    def pair(self, old: str, new: str) -> list[_Part]:
+        """How ``jsonb_strip_nulls(jsonb_build_array(old, new))`` prints."""
+        if self.secret:
+            return [_Text(_json([MASK, MASK]))]
+        if self.plain:  # scalars: nothing to strip
+            return [_Text("["), *self.text(old), _Text(", "), *self.text(new), _Text("]")]
+        return [f"jsonb_strip_nulls(jsonb_build_array({old}, {new}))::text"]
+
+
+class _Text(str):
+    """A constant piece of text in ``_concat``."""
+
+    __slots__ = ()
+
+
+#: A piece of a text built in SQL: a constant, or an SQL expression of type ``text``.
+_Part = _Text | str
+
+
+def _concat(parts: Sequence[_Part]) -> str:
+    """SQL concatenating ``parts`` with ``||``, adjacent constants merged into one literal."""
+    merged: list[str] = []
+    constant: list[str] = []
+    for part in parts:
+        if isinstance(part, _Text):
+            constant.append(part)
+            continue
+        if constant:
+            merged.append(_literal("".join(constant)))
+            constant = []
+        merged.append(part)
+    if constant:
+        merged.append(_literal("".join(constant)))
+    return " || ".join(merged) if merged else "''"
+
+
+def _tracked(event_model: type[Event], connection: Any) -> list[_Tracked]:
+    """The tracked columns, in the order ``jsonb`` keeps object keys (length, then bytes)."""
+    tracked_model = event_model.pgh_tracked_model
+    secrets = secret_keys(event_model)
+    found = []
+    for name in event_model.pgh_tracked_fields:
+        key = field(tracked_model, name).attname
+        db_type = (field(event_model, name).db_type(connection) or "").strip().lower()
+        found.append(
+            _Tracked(
+                key=key,
+                column=quote(column(event_model, name)),
+                plain=_PLAIN_TYPES.fullmatch(db_type) is not None,
+                secret=key in secrets,
+            )
+        )
+    return sorted(found, key=lambda tracked: (len(tracked.key.encode()), tracked.key.encode()))
+
+
+def _range_only(queryset: models.QuerySet[Any]) -> bool:
+    """Whether ``queryset`` keeps every event of its tables within a ``pgh_id`` range.
+
+    Then a chunk's events are all events of its range and the filter need not run again.
+    """
+    query = queryset.query
+    if getattr(query, "pgh_obj_filters", ()) or query.where.negated:
+        return False
+    if query.where.connector != "AND":
+        return False
+    for child in query.where.children:
+        lhs = getattr(child, "lhs", None)
+        target = getattr(lhs, "target", None)
+        if not isinstance(child, Lookup) or not isinstance(lhs, Col) or target is None:
+            return False
+        if target.name != "pgh_id" or child.lookup_name not in _RANGE_LOOKUPS:
+            return False
+        if not isinstance(child.rhs, int):
+            return False
+    return True
+
+
+def _copy_sql(
+    rows: models.QuerySet[Any],
+    chosen: Sequence[type[Event]],
+    chunk: _Chunk,
+    keys: list[str],
+    zone: str,
+    filtered: bool,
+    connection: Any,
+) -> str:
+    """``COPY`` of a chunk; ``rows`` is the export's queryset limited to the chunk's range.
+
+    When ``filtered``, the rows' ids (and, in a sparse chunk, their objects) are read first
+    (``_pgh_chunk``); each table's branch keeps those of its events.
+    """
+    branches = " UNION ALL ".join(
+        _branch_sql(model, chunk, keys, zone, filtered, connection) for model in chosen
+    )
+    statement = f"SELECT * FROM ({branches}) AS _pgh_u ORDER BY _pgh_u.pgh_id DESC"
+    if filtered:
+        values = ("pgh_id", "pgh_model") if chunk.dense else ("pgh_id", "pgh_model", "pgh_obj_id")
+        sql, params = rows.values(*values).query.sql_with_params()
+        selected = connection.ops.compose_sql(sql, params)
+        statement = f"WITH _pgh_chunk AS MATERIALIZED ({selected}) {statement}"
+    return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)"
+
+
+def _branch_sql(
+    event_model: type[Event],
+    chunk: _Chunk,
+    keys: list[str],
+    zone: str,
+    filtered: bool,
+    connection: Any,
+) -> str:
+    """The CSV columns of one event table's events in the chunk."""
+    table = quote(event_model._meta.db_table)
+    label = _literal(event_model._meta.label)
+    exported = (
+        f"_pgh_e.pgh_id IN (SELECT _k.pgh_id FROM _pgh_chunk AS _k WHERE _k.pgh_model = {label})"
+        if filtered
+        else "TRUE"
+    )
+    obj = quote(column(event_model, "pgh_obj")) if event_model.pgh_has_obj else None
+    tracked = _tracked(event_model, connection)
+    json_context = event_model.pgh_context_kind == "json"
+    base = [
+        "_pgh_e.pgh_id",
+        f"_pgh_e.{quote(column(event_model, 'pgh_created_at'))} AS _c",
+        "_pgh_e.pgh_label::text AS _l",
+        f"_pgh_e.{obj} AS _o" if obj else "NULL::text AS _o",
+        f"{_context_id_sql(event_model)} AS _x",
+        f"_pgh_e.{quote(column(event_model, 'pgh_context'))} AS _j"
+        if json_context
+        else "NULL::jsonb AS _j",
+        *(f"{t.value('_pgh_e')} AS _v{i}" for i, t in enumerate(tracked)),
+    ]
+    where = f"_pgh_e.pgh_id BETWEEN {chunk.lo} AND {chunk.hi}"
+    if obj is None or not tracked:
+        rows = f"SELECT {', '.join(base)} FROM {table} AS _pgh_e WHERE {where} AND {exported}"
+        diff = "NULL::text"
+    else:
+        if filtered and not chunk.dense:
+            # Only the events of objects that have an event in the chunk can be predecessors.
+            where += (
+                f" AND _pgh_e.{obj}::text IN (SELECT _k.pgh_obj_id FROM _pgh_chunk AS _k "
+                f"WHERE _k.pgh_model = {label})"
+            )
+        base.append(f"{exported} AS _in")
+        rows = _windowed_sql(table, obj, base, where, tracked, chunk)
+        diff = _diff_sql(tracked)
+    data: list[_Part] = [_Text("{")]
+    for i, t in enumerate(tracked):
+        data += [_Text(", " if i else ""), _Text(_json(t.key) + ": "), *t.text(f"_pgh_r._v{i}")]
+    data.append(_Text("}"))
+    columns = [
+        "_pgh_r.pgh_id",
+        _created_sql("_pgh_r._c", zone),
+        f"{_literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
+        _neutralise_sql("_pgh_r._o::text"),
+        _neutralise_sql("_pgh_r._l"),
+        "_pgh_r._x",
+    ]
+    joins = ""
+    if keys and json_context:
+        metadata = (
+            f"COALESCE(_pgh_r._j, (SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
+            "WHERE _pgh_x.id = _pgh_r._x))"
+        )
+        columns += [_neutralise_sql(f"({metadata} ->> {_literal(key)})") for key in keys]
+    elif keys:
+        # Looked up (and split into cells) once per context: events of a request share one.
+        cells = ", ".join(
+            f"{_neutralise_sql(f'(_pgh_x.metadata ->> {_literal(key)})')} AS _m{i}"
+            for i, key in enumerate(keys)
+        )
+        joins = (
+            f" LEFT JOIN LATERAL (SELECT {cells} FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
+            "WHERE _pgh_x.id = _pgh_r._x OFFSET 0) AS _pgh_c ON TRUE"
+        )
+        columns += [f"_pgh_c._m{i}" for i in range(len(keys))]
+    columns += [f"{_concat(data)}::text", diff]
+    return f"SELECT {', '.join(columns)} FROM ({rows}) AS _pgh_r{joins}"
+
+
+def _windowed_sql(
+    table: str, obj: str, base: list[str], where: str, tracked: list[_Tracked], chunk: _Chunk
+) -> str:
+    """The range's exported events (``_in``) with their predecessor's values ``_q<i>``
+    (``_has``: there is one).
+
+    The values are computed once per event, below the window (``OFFSET 0`` keeps the planner from
+    evaluating them again for ``lag``).
+    """
+    lags = "".join(f", lag(_pgh_s._v{i}) OVER _pgh_o AS _p{i}" for i in range(len(tracked)))
+    window = (
+        "SELECT _pgh_s.*, CASE WHEN _pgh_s._o IS NOT NULL THEN lag(_pgh_s.pgh_id) OVER _pgh_o "
+        f"END AS _pid{lags} FROM (SELECT {', '.join(base)} FROM {table} AS _pgh_e WHERE {where} "
+        "OFFSET 0) "
+        "AS _pgh_s WINDOW _pgh_o AS (PARTITION BY _pgh_s._o ORDER BY _pgh_s.pgh_id)"
+    )
+    # An object's first event in the range looks up its predecessor, if the table has older
+    # events at all.
+    found = ", ".join(f"{t.value('_pgh_p')} AS _b{i}" for i, t in enumerate(tracked))
+    lookup = (
+        f"SELECT _pgh_p.pgh_id AS _bid, {found} FROM {table} AS _pgh_p "
+        f"WHERE _pgh_w._pid IS NULL AND _pgh_p.{obj} = _pgh_w._o AND _pgh_p.pgh_id < _pgh_w.pgh_id "
+        f"AND EXISTS (SELECT FROM {table} AS _pgh_m WHERE _pgh_m.pgh_id < {chunk.lo}) "
+        "ORDER BY _pgh_p.pgh_id DESC LIMIT 1"
+    )
+    # A lag value is NULL when there is no lookup (its event has a predecessor in the range), and
+    # the lookup's when there is none: NULL as well, or an event without an object (no diff).
+    previous = "".join(
+        f", COALESCE(_pgh_w._p{i}, _pgh_b._b{i}) AS _q{i}" for i in range(len(tracked))
+    )
+    return (
+        f"SELECT _pgh_w.*, (_pgh_w._pid IS NOT NULL OR _pgh_b._bid IS NOT NULL) AS _has{previous} "
+        f"FROM ({window}) AS _pgh_w LEFT JOIN LATERAL ({lookup}) AS _pgh_b ON TRUE "
+        "WHERE _pgh_w._in"
+    )
+
+
+def _diff_sql(tracked: list[_Tracked]) -> str:
+    """``{key: [old, new]}`` of the changed columns as ``aggregate.diff_sql``'s ``jsonb`` prints,
+    NULL without a predecessor."""
+    entries = [
+        f"CASE WHEN _pgh_r._q{i} IS DISTINCT FROM _pgh_r._v{i} THEN "
+        f"{_concat([_Text(_json(t.key) + ': '), *t.pair(f'_pgh_r._q{i}', f'_pgh_r._v{i}')])} END"
+        for i, t in enumerate(tracked)
+    ]
+    groups = [entries[i : i + _MAX_ARGS] for i in range(0, len(entries), _MAX_ARGS)]
+    if len(groups) == 1:
+        changes = f"concat_ws(', ', {', '.join(groups[0])})"
+    else:
+        parts = [f"NULLIF(concat_ws(', ', {', '.join(group)}), '')" for group in groups]
+        changes = f"concat_ws(', ', {', '.join(parts)})"
+    return f"CASE WHEN _pgh_r._has THEN '{{' || {changes} || '}}' END"
+
+
+def _context_id_sql(event_model: type[Event]) -> str:
+    if event_model.pgh_context_kind == "fk":
+        return f"_pgh_e.{quote(column(event_model, 'pgh_context'))}"
+    if event_model.pgh_has_context_id:
+        return f"_pgh_e.{quote(column(event_model, 'pgh_context_id'))}"
+    return "NULL::uuid"
+
+
+def _json(value: Any) -> str:
+    """JSON as Postgres prints ``jsonb`` (``", "`` and ``": "`` separators, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _neutralise_sql(expression: str) -> str:
@@ -120,6 +494,8 @@ def _neutralise_sql(expression: str) -> str:
 def _created_sql(expression: str, zone: str) -> str:
     # ISO 8601 in ``zone`` with its offset, like ``datetime.isoformat()``; the session's time zone
     # is left alone (it also renders the timestamps inside the JSON columns).
+    if zone in _UTC_ZONES:
+        return f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
     local = f"({expression} AT TIME ZONE {_literal(zone)})"
     offset = f"({local} - ({expression} AT TIME ZONE 'UTC'))"
     return (
@@ -128,36 +504,15 @@ def _created_sql(expression: str, zone: str) -> str:
     )
 
 
-def _copy_sql(select: str, keys: list[str], zone: str) -> str:
-    names = [f"c{index}" for index in range(len(_VALUES))]
-    created = _created_sql("q.c1", zone)
-    columns = [
-        "q.c0",
-        created,
-        *(_neutralise_sql(f"q.c{index}::text") for index in (2, 3, 4)),
-        "q.c5",
-        *(_neutralise_sql(f"(q.c6 ->> {_literal(key)})") for key in keys),
-        "q.c7::text",
-        "q.c8::text",
-    ]
-    return (
-        f"COPY (SELECT {', '.join(columns)} FROM ({select}) AS q({', '.join(names)}) "
-        "ORDER BY q.c0 DESC) TO STDOUT WITH (FORMAT csv)"
-    )
+def _csv_cell(value: str) -> str:
+    # Quoted as COPY quotes a cell in CSV format (a CR too, unlike csv.writer with "\n" lines).
+    if value and not any(char in value for char in ',"\n\r'):
+        return value
+    return '"' + value.replace('"', '""') + '"'
 
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _copy(raw_cursor: Any, statement: str) -> bytes:
-    """Run ``COPY … TO STDOUT`` with either driver and return its output."""
-    if hasattr(raw_cursor, "copy_expert"):  # psycopg2
-        output = io.BytesIO()
-        raw_cursor.copy_expert(statement, output)
-        return output.getvalue()
-    with raw_cursor.copy(statement) as copy:  # psycopg 3
-        return b"".join(bytes(data) for data in copy)
 
 
 def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Iterator[list[str]]:
@@ -168,15 +523,22 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
     key found in the exported events (sorted; named ``context.<key>`` if the key is one of these
     column names), ``data`` and ``diff`` (JSON). Every cell goes through ``neutralise``.
 
+    Values of fields that ``PGHISTORY_ADMIN_SECRET_FIELDS`` names are masked in ``data`` and
+    ``diff`` (a changed one shows as ``[MASK, MASK]``).
+
     ``queryset`` must be unsliced; its ordering is replaced by ``-pgh_id``.
     """
     keys = context_keys(queryset)
     header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
     yield [neutralise(name) for name in header]
+    secrets = {model._meta.label: secret_keys(model) for model in queryset.event_models()}  # type: ignore[attr-defined]
     for event in _events(queryset, chunk_size):
         metadata = event["pgh_context_metadata"]
         if not isinstance(metadata, dict):
             metadata = {}
+        masked = secrets.get(event["pgh_model"])
+        if masked:
+            _mask(event, masked)
         values = [
             event["pgh_id"],
             event["pgh_created_at"],
@@ -243,6 +605,14 @@ def _events(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[dict[st
         if len(chunk) < chunk_size:
             return
         last = chunk[-1]["pgh_id"]
+
+
+def _mask(event: dict[str, Any], keys: frozenset[str]) -> None:
+    data, diff = event["pgh_data"], event["pgh_diff"]
+    if isinstance(data, dict):
+        event["pgh_data"] = {k: MASK if k in keys else v for k, v in data.items()}
+    if isinstance(diff, dict):
+        event["pgh_diff"] = {k: [MASK, MASK] if k in keys else v for k, v in diff.items()}
 
 
 def _key_column(key: str) -> str:

@@ -4,18 +4,43 @@ import csv
 import io
 import json
 import re
-from datetime import datetime
+import tracemalloc
+from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection, connections
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import pghistory_core
-from pghistory_admin.export import copy_chunks, csv_response, csv_rows, neutralise
+from pghistory_admin.diffs import MASK
+from pghistory_admin.export import (
+    BLOCK_SIZE,
+    COPY_CHUNK_SIZE,
+    FORMULA_PREFIXES,
+    copy_chunks,
+    csv_response,
+    csv_rows,
+    neutralise,
+)
 from pghistory_core.models import Events, MiddlewareEvents
-from tests.testapp.models import Author, Book, Document
+from tests.testapp.models import (
+    Author,
+    AuthorEvent,
+    Book,
+    Code,
+    Counter,
+    Document,
+    Note,
+    Restaurant,
+    Ticket,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +248,317 @@ def test_copy_export_respects_filters_and_scope(author, book):
     parsed = list(csv.reader(io.StringIO(b"".join(copy_chunks(queryset)).decode())))
     assert {row[2] for row in parsed[1:]} == {"testapp.Book"}
     assert len(parsed) == 1 + queryset.count()
+
+
+# --- one-pass diffs in the COPY path ------------------------------------------------------------
+
+
+def copy_rows(queryset, **kwargs):
+    """The COPY export parsed: header, then rows as dicts."""
+    content = b"".join(copy_chunks(queryset, **kwargs)).decode()
+    header, *rows = csv.reader(io.StringIO(content))
+    return header, [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def postgres_text(queryset):
+    """``{pgh_id: (data, diff)}`` as Postgres prints the aggregate's ``jsonb`` columns."""
+    rows = queryset.annotate(
+        data_text=Cast("pgh_data", TextField()), diff_text=Cast("pgh_diff", TextField())
+    ).values_list("pgh_id", "data_text", "diff_text")
+    return {pk: (data, diff or "") for pk, data, diff in rows}
+
+
+def assert_cells_are_postgres_text(queryset, **kwargs):
+    """data/diff cells equal, byte for byte, Postgres' own text of pgh_data/pgh_diff; returns rows."""
+    _, rows = copy_rows(queryset, **kwargs)
+    expected = postgres_text(queryset)
+    assert [int(r["pgh_id"]) for r in rows] == sorted(expected, reverse=True)
+    for row in rows:
+        assert (row["data"], row["diff"]) == expected[int(row["pgh_id"])], row["pgh_id"]
+    return rows
+
+
+@pytest.fixture
+def varied_history(author, book):
+    """Events of every kind of column, event table and change the test models have."""
+    with pghistory_core.context(user=1, url="/x"):
+        book.data = {
+            "a": None,
+            "é": 'quo"ted\\\n\x01',
+            "n": {"x": None, "y": [1, None, {"z": None}]},
+        }
+        book.title = 'Ünïcode "quotes" \\ back\tslash\x02'
+        book.save()
+        book.price = "12.50"
+        book.status = "published"
+        book.save()
+        book.data = {"a": 1, "n": {"x": None}}
+        book.save()
+    Counter.objects.create(id=2**40, value=-5).delete()
+    counter = Counter.objects.create(value=1)
+    counter.value = 2
+    counter.save()
+    with pghistory_core.context(job="docs"):
+        document = Document.objects.create(body="a")
+        document.body = "b"
+        document.save()
+    restaurant = Restaurant.objects.create(name="R", serves_pizza=False)
+    restaurant.serves_pizza = True
+    restaurant.save()
+    ticket = Ticket.objects.create(priority=7)
+    ticket.assignee = "ann"
+    ticket.save()
+    ticket.status = "closed"
+    ticket.save()
+    Code.objects.create(code="a", value=1)
+    Code.objects.filter(code="a").update(code="=z")  # a new primary key: no predecessor
+    Code.objects.filter(code="=z").update(value=2)
+    author.email = "changed@example.com"
+    author.save()
+    Author.objects.create(name="Gone", email="gone@example.com").delete()
+    Note.objects.create(text="n")
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 10000])
+def test_copy_cells_are_the_text_postgres_prints(varied_history, chunk_size):
+    rows = assert_cells_are_postgres_text(Events.objects.all(), chunk_size=chunk_size)
+    assert len(rows) >= 20
+    assert {r["diff"] for r in rows} >= {""}  # first events have no diff
+    # The JSON diff strips null fields inside changed values, as jsonb_strip_nulls does.
+    book = next(r for r in rows if r["model"] == "testapp.Book" and '"data"' in r["diff"])
+    assert '"x": null' not in book["diff"] and '"x": null' in book["data"]
+
+
+def test_copy_export_is_the_same_in_any_chunking(varied_history):
+    contents = {
+        size: b"".join(copy_chunks(Events.objects.all(), chunk_size=size))
+        for size in (1, 2, 7, 10000)
+    }
+    assert len(set(contents.values())) == 1
+    filtered = Events.objects.exclude(pgh_label="insert")
+    contents = {size: b"".join(copy_chunks(filtered, chunk_size=size)) for size in (1, 4, 10000)}
+    assert len(set(contents.values())) == 1
+
+
+def test_predecessor_outside_a_date_filter_still_counts(author):
+    author.email = "second@example.com"
+    author.save()
+    author.email = "third@example.com"
+    author.save()
+    newest = Events.objects.order_by("-pgh_id").values_list("pgh_id", flat=True)[0]
+    # Events of one test transaction share a timestamp: make the older ones a day older.
+    AuthorEvent.objects.exclude(pgh_id=newest).update(pgh_created_at=timezone.now() - timedelta(1))
+    for queryset in (
+        Events.objects.filter(pgh_created_at__gte=timezone.now() - timedelta(hours=1)),
+        Events.objects.filter(pgh_id__gte=newest),  # a range only: no filter to apply again
+    ):
+        rows = assert_cells_are_postgres_text(queryset)
+        assert [json.loads(r["diff"]) for r in rows] == [
+            {"email": ["second@example.com", "third@example.com"]}
+        ]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 10000])
+def test_predecessor_outside_a_label_filter_still_counts(author, chunk_size):
+    """The export keeps updates only; each diffs against the event just before, whatever it is."""
+    pghistory_core.create_event(author, label="snapshot")
+    author.email = "second@example.com"
+    author.save()
+    Author.objects.filter(pk=author.pk).update(name="Renamed")
+    pghistory_core.create_event(Author.objects.get(pk=author.pk), label="snapshot")
+    Author.objects.filter(pk=author.pk).update(name="Again")
+    queryset = Events.objects.filter(pgh_label="update")
+    rows = assert_cells_are_postgres_text(queryset, chunk_size=chunk_size)
+    assert [json.loads(r["diff"]) for r in rows] == [
+        {"name": ["Renamed", "Again"]},
+        {"name": ["Ursula", "Renamed"]},
+        {"email": ["ursula@example.com", "second@example.com"]},
+    ]
+
+
+def test_deleted_object_diffs_against_its_last_event(author, book):
+    book.delete()
+    author.delete()
+    queryset = Events.objects.filter(pgh_label="delete")
+    rows = assert_cells_are_postgres_text(queryset)
+    assert [(r["model"], json.loads(r["diff"])) for r in rows] == [
+        ("testapp.Author", {}),
+        ("testapp.Book", {}),
+    ]
+    assert json.loads(rows[0]["data"])["email"] == "ursula@example.com"
+
+
+def test_primary_key_change_starts_a_new_object(db):
+    Code.objects.create(code="a", value=1)
+    Code.objects.filter(code="a").update(code="b")
+    Code.objects.filter(code="b").update(value=2)
+    queryset = Events.objects.across("testapp.CodeEvent").filter(pgh_label="update")
+    rows = assert_cells_are_postgres_text(queryset)
+    assert [(r["object_id"], r["diff"]) for r in rows] == [
+        ("b", json.dumps({"value": [1, 2]})),
+        ("b", ""),  # the first event recorded under the new key: nothing to diff against
+    ]
+
+
+def test_objects_of_a_filtered_chunk_keep_their_predecessors(author, book):
+    """A sparse chunk (most ids filtered out) only reads the events of its objects."""
+    for i in range(5):
+        author.email = f"a{i}@example.com"
+        author.save()
+        book.title = f"t{i}"
+        book.save()
+    queryset = Events.objects.filter(pgh_obj_model="testapp.Book", pgh_label="update")
+    rows = assert_cells_are_postgres_text(queryset, chunk_size=2)
+    assert [json.loads(r["diff"])["title"] for r in rows][:2] == [["t3", "t4"], ["t2", "t3"]]
+
+
+def test_empty_exports_have_a_header_only(author):
+    for queryset in (Events.objects.none(), Events.objects.filter(pgh_label="nothing")):
+        assert copy_rows(queryset) == ([*FIXED, "data", "diff"], [])
+
+
+# --- secrets and formula injection ---------------------------------------------------------------
+
+
+def test_secret_fields_are_masked_in_both_paths(author):
+    author.email = "second@example.com"
+    author.save()
+    with override_settings(PGHISTORY_ADMIN_SECRET_FIELDS=["testapp.author.email"]):
+        content = b"".join(copy_chunks(Events.objects.all())).decode()
+        python_rows = list(csv_rows(Events.objects.all()))
+    assert "example.com" not in content
+    parsed = list(csv.reader(io.StringIO(content)))
+    assert _json_normalised(parsed) == _json_normalised(python_rows)
+    header, update, insert = parsed
+    data, diff = header.index("data"), header.index("diff")
+    assert json.loads(update[data]) == {"id": author.pk, "name": "Ursula", "email": MASK}
+    assert json.loads(update[diff]) == {"email": [MASK, MASK]}
+    assert json.loads(insert[data])["email"] == MASK and insert[diff] == ""
+
+
+def test_unchanged_secret_stays_out_of_the_diff(author):
+    author.name = "Renamed"
+    author.save()
+    with override_settings(PGHISTORY_ADMIN_SECRET_FIELDS=["*mail"]):
+        _, rows = copy_rows(Events.objects.all())
+    assert json.loads(rows[0]["diff"]) == {"name": ["Ursula", "Renamed"]}
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+def test_copy_export_neutralises_formula_cells(db, prefix):
+    with pghistory_core.context(**{f"{prefix}key": f"{prefix}value", "plain": f"x{prefix}"}):
+        Code.objects.create(code=f"{prefix}1")
+    header, *rows = list(
+        csv.reader(io.StringIO(b"".join(copy_chunks(Events.objects.all())).decode()))
+    )
+    assert header == [*FIXED, f"'{prefix}key", "plain", "data", "diff"]
+    (row,) = rows
+    cells = dict(zip(header, row, strict=True))
+    assert cells["object_id"] == f"'{prefix}1"
+    assert cells[f"'{prefix}key"] == f"'{prefix}value"
+    assert cells["plain"] == f"x{prefix}"
+    assert json.loads(cells["data"]) == {"code": f"{prefix}1", "value": 0}
+    assert all(not cell.startswith(FORMULA_PREFIXES) for cell in row)
+
+
+def test_negative_object_ids_are_neutralised(db):
+    Counter.objects.create(id=-7, value=1)
+    _, rows = copy_rows(Events.objects.all())
+    assert rows[0]["object_id"] == "'-7"
+
+
+# --- streaming and cancellation -----------------------------------------------------------------
+
+
+def _many_authors(count):
+    Author.objects.bulk_create(
+        [Author(name=f"author {i:06}", email="x" * 100) for i in range(count)]
+    )
+
+
+def test_a_large_export_streams_in_bounded_memory(db):
+    events = 50_000
+    _many_authors(events)
+    response = csv_response(Events.objects.all(), filename="all.csv")
+    assert isinstance(response, StreamingHttpResponse)
+    pieces = lines = total = largest = 0
+    tracemalloc.start()
+    try:
+        for piece in response.streaming_content:
+            pieces += 1
+            lines += piece.count(b"\n")
+            total += len(piece)
+            largest = max(largest, len(piece))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        response.close()
+    assert lines == events + 1
+    if is_psycopg3:  # handed over in blocks while Postgres produces the rows
+        assert pieces >= total // BLOCK_SIZE and largest < 2 * BLOCK_SIZE
+    else:  # one piece per COPY statement of COPY_CHUNK_SIZE events
+        assert pieces >= events // COPY_CHUNK_SIZE and largest < total / 4
+    # Never more than a few pieces in memory, far from the whole export.
+    assert peak < 3 * largest + 2**20 and peak < total / 2, (peak, largest, total)
+
+
+def _activity(pid):
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT state, query FROM pg_stat_activity WHERE pid = %s", [pid])
+            return cursor.fetchone()
+    finally:
+        other.close()
+
+
+def _rollbacks():
+    """Transactions rolled back in this database (the server's statistics, flushed first)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_the_response_cancels_the_export_query():
+    _many_authors(60_000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), pg_stat_force_next_flush()")
+        pid = cursor.fetchone()[0]
+    before = _rollbacks()
+    response = csv_response(Events.objects.all(), filename="all.csv")
+    stream = iter(response.streaming_content)
+    next(stream)  # the header
+    next(stream)  # rows: the export's COPY is under way
+    # What a server does when the client goes away; the test client would keep the connection
+    # open the same way (Django's handler would close it after the request).
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    state, query = _activity(pid)
+    assert state == "idle", (state, query)
+    with connection.cursor() as cursor:  # the same connection, usable
+        cursor.execute("SELECT pg_backend_pid(), pg_stat_force_next_flush()")
+        assert cursor.fetchone()[0] == pid
+    assert Author.objects.count() == 60_000
+    if is_psycopg3:
+        # The COPY was cancelled (its transaction rolled back), not read to its end.
+        assert _rollbacks() == before + 1
+
+
+def test_closing_an_export_inside_a_transaction_keeps_the_transaction(author):
+    _many_authors(30_000)
+    stream = copy_chunks(Events.objects.all(), chunk_size=20_000)
+    next(stream)
+    next(stream)
+    stream.close()
+    assert Author.objects.count() == 30_001  # the test's transaction is still usable
