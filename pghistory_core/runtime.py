@@ -61,6 +61,13 @@ class _State:
 _current: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
     "pghistory_core_context", default=None
 )
+# The blocks open in this thread or task, innermost last: (context, token of the state it
+# opened, or None when it joined an open one). Kept here rather than on the context object,
+# which threads and tasks may share (a module-level ``context(...)`` used in ``with``).
+_Entered = tuple[tuple["context", "contextvars.Token[_State | None] | None"], ...]
+_entered: contextvars.ContextVar[_Entered] = contextvars.ContextVar(
+    "pghistory_core_entered", default=()
+)
 
 
 class context:
@@ -73,7 +80,6 @@ class context:
 
     def __init__(self, **metadata: Any) -> None:
         self.metadata = metadata
-        self._token: contextvars.Token[_State | None] | None = None
         self._id: uuid.UUID | None = None
         state = _current.get()
         if state is not None:
@@ -82,20 +88,27 @@ class context:
 
     def __enter__(self) -> context:
         state = _current.get()
+        token = None
         if state is None:
             state = _State(id=uuid.uuid4(), metadata=dict(self.metadata))
             state.encode()
-            self._token = _current.set(state)
+            token = _current.set(state)
         else:
             state.metadata.update(self.metadata)
             state.encode()
+        _entered.set((*_entered.get(), (self, token)))
         self._id = state.id
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
+        entered = _entered.get()
+        for index in range(len(entered) - 1, -1, -1):
+            if entered[index][0] is self:
+                _entered.set(entered[:index] + entered[index + 1 :])
+                token = entered[index][1]
+                if token is not None:
+                    _current.reset(token)
+                return
 
     async def __aenter__(self) -> context:
         return self.__enter__()

@@ -390,6 +390,68 @@ def test_threaded_requests_carry_their_own_user_and_url():
             assert events == {"author": expected, token: expected, f"{token}-between": None}
 
 
+# --- one context object shared by threads and tasks -----------------------------------------
+
+SHARED_CONTEXT = pghistory_core.context(task="shared")  # e.g. a module-level context
+
+
+def test_a_context_object_shared_by_threads_closes_in_each():
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(WORKERS)
+
+    def work(worker: int) -> None:
+        try:
+            barrier.wait()
+            for n in range(5):
+                with SHARED_CONTEXT:
+                    Author.objects.create(name=f"in-{worker}-{n}")
+                    time.sleep(0.001 * ((worker + n) % 3))
+                Author.objects.create(name=f"out-{worker}-{n}")
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    events = AuthorEvent.objects.select_related("pgh_context")
+    assert {e.name: e.pgh_context and e.pgh_context.metadata for e in events} == {
+        f"{where}-{worker}-{n}": {"task": "shared"} if where == "in" else None
+        for where in ("in", "out")
+        for worker in range(WORKERS)
+        for n in range(5)
+    }
+
+
+def test_a_context_object_shared_by_tasks_closes_in_each():
+    async def work(worker: int) -> None:
+        async with SHARED_CONTEXT:
+            await Author.objects.acreate(name=f"in-{worker}")
+            await asyncio.sleep(0.01 * (WORKERS - worker))  # the first in is the last out
+        await Author.objects.acreate(name=f"out-{worker}")
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(work(i) for i in range(WORKERS)))
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    asyncio.run(run())
+    events = AuthorEvent.objects.select_related("pgh_context")
+    contexts = {e.name: e.pgh_context and e.pgh_context.metadata for e in events}
+    assert contexts == {
+        f"{where}-{worker}": {"task": "shared"} if where == "in" else None
+        for where in ("in", "out")
+        for worker in range(WORKERS)
+    }
+    # Each task opened a context of its own.
+    assert Context.objects.count() == WORKERS
+
+
 # --- a known problem ------------------------------------------------------------------------
 
 
