@@ -147,7 +147,8 @@ def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
 
 
 def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    # An escape string literal reads the same whatever standard_conforming_strings says.
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _prefix(state: _State | None) -> str:

@@ -361,3 +361,23 @@ def test_huge_context_metadata_is_recorded_whole():
     assert context.metadata == {"blob": blob, **keys}
     assert AuthorEvent.objects.filter(pgh_context=context).count() == 2
     assert DocumentEvent.objects.get().pgh_context == {"blob": blob, **keys}
+
+
+@pytest.mark.parametrize("conforming", ["on", "off"])
+def test_backslashes_and_quotes_in_metadata_whatever_standard_conforming_strings(conforming):
+    # Some databases still run with standard_conforming_strings off (a role or database
+    # setting): backslashes in string literals are escapes there.
+    metadata = {"note": "back\\slash \\' 100% \\\\ end\\", "path": "C:\\new\\table"}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET standard_conforming_strings = {conforming}")
+    try:
+        with pghistory_core.context(**metadata), connection.cursor() as cursor:
+            author = Author.objects.create(name="a")
+            cursor.execute("UPDATE testapp_author SET email = %s", ["x\\y"])
+            Document.objects.create(body="d")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET standard_conforming_strings = on")
+    assert Context.objects.get().metadata == metadata
+    assert AuthorEvent.objects.filter(pgh_obj=author).count() == 2
+    assert DocumentEvent.objects.get().pgh_context == metadata
