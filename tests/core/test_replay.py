@@ -32,6 +32,8 @@ from typing import Any, ClassVar
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -124,6 +126,7 @@ class Runner:
         self.shadow = Shadow()
         self.ctx: list | None = None  # [context id, metadata]: Python state, never rolled back
         self.depth = 0  # open atomic blocks
+        self.serial = 0
 
     # rows
     def pks(self, name: str) -> list[Any]:
@@ -317,6 +320,62 @@ class CreateMany(Op):
         if r.attempt(fails, func, atomic=self.via == "many"):
             for pk, (ident, value) in zip(out, self.items, strict=True):
                 r.record_insert(self.m, pk, r.data(self.m, pk, value, ident))
+
+
+@dataclass(frozen=True)
+class Upsert(Op):
+    """``bulk_create`` with ``ignore_conflicts`` or ``update_conflicts`` on the unique field
+    (``INSERT … ON CONFLICT``: insert and update events from one statement)."""
+
+    m: str
+    items: tuple[tuple[str, Any], ...]
+    update: bool = True
+
+    def run(self, r: Runner) -> None:
+        spec = SPECS[self.m]
+        assert spec.ident is not None
+        idents = [ident for ident, _ in self.items]
+        # ON CONFLICT DO UPDATE cannot touch a row twice in one statement.
+        fails = self.update and len(set(idents)) < len(idents)
+        fails = fails or any(value == OVERFLOW for _, value in self.items)
+        objs = [spec.model(**{spec.ident: i, spec.field: v}) for i, v in self.items]
+        if self.update:
+            options = {
+                "update_conflicts": True,
+                "unique_fields": [spec.ident],
+                "update_fields": [spec.field],
+            }
+        else:
+            options = {"ignore_conflicts": True}
+        if not r.attempt(fails, lambda: spec.model.objects.bulk_create(objs, **options)):
+            return
+        pks = dict(
+            spec.model.objects.filter(**{f"{spec.ident}__in": idents}).values_list(spec.ident, "pk")
+        )
+        for ident, value in self.items:
+            existing = [pk for pk, row in r.shadow.rows[self.m].items() if row[spec.ident] == ident]
+            if not existing:
+                r.record_insert(self.m, pks[ident], r.data(self.m, pks[ident], value, ident))
+            elif self.update:
+                r.record_update(self.m, existing[0], value)
+
+
+@dataclass(frozen=True)
+class RekeyAll(Op):
+    """Every Code row gets a new primary key in one statement (``code || suffix``)."""
+
+    raw: bool = False
+
+    def run(self, r: Runner) -> None:
+        r.serial += 1
+        suffix = f"~{r.serial}"  # new keys never collide, whatever order rows are updated in
+        if self.raw:
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE testapp_code SET code = code || %s", [suffix])
+        else:
+            Code.objects.update(code=Concat("code", Value(suffix)))
+        for old in r.pks("code"):
+            r.record_move(old, old + suffix, r.shadow.rows["code"][old]["value"])
 
 
 @dataclass(frozen=True)
@@ -599,6 +658,8 @@ def creates(draw: Any) -> Op:
     if draw(st.booleans()):
         return Create(m, draw(value), draw(ident), draw(st.sampled_from(["save", "raw"])))
     items = draw(st.lists(st.tuples(ident, value), min_size=1, max_size=3))
+    if spec.ident and draw(st.booleans()):
+        return Upsert(m, tuple(items), draw(st.booleans()))
     vias = ["bulk", "raw"] + (["many"] if m != "counter" else [])
     return CreateMany(m, tuple(items), draw(st.sampled_from(vias)))
 
@@ -630,7 +691,7 @@ def deletes(draw: Any) -> Op:
 
 rekeys = st.builds(
     Rekey, index, st.sampled_from(SPECS["code"].idents), st.none() | st.sampled_from(PLAIN["code"])
-)
+) | st.builds(RekeyAll, st.booleans())
 
 tags = st.sampled_from(TAGS)
 leaves = st.one_of(
@@ -787,6 +848,11 @@ class TestOracleDetectsBrokenTriggers:
         "testapp.Author:insert_insert": [Create("author", "", "n0")],
         "testapp.Counter:update_update": [Create("counter", 0), Update("counter", 0, 1, "raw")],
         "testapp.Document:delete_delete": [Create("document", "b"), Delete("document", 0)],
+        "testapp.Code:update_update_pk": [Create("code", 0, "a"), RekeyAll()],
+        "testapp.Author:update_update": [
+            Create("author", "", "n0"),
+            Upsert("author", (("n0", "x@example.com"), ("n1", ""))),
+        ],
     }
 
     @pytest.mark.parametrize("uri", sorted(PROGRAMS))
