@@ -38,6 +38,8 @@ def export_size(events: int) -> int:
 
 LIBRARIES = tuple(seed.LIBRARIES)
 OURS, PEER = LIBRARIES
+#: The export of every event (the issue's target: 1,000,000 events).
+WHOLE = f"{OURS} (whole history)"
 
 
 @dataclass(frozen=True)
@@ -253,8 +255,10 @@ def _values(library: str) -> tuple[str, ...]:
     return (*_BASE_VALUES, "pgh_context_id", _metadata(library), "pgh_data", "pgh_diff")
 
 
-def _exported(library: str, events: int) -> QuerySet[Any]:
-    """The newest ``export_size(events)`` events."""
+def _exported(library: str, events: int, whole: bool = False) -> QuerySet[Any]:
+    """The newest ``export_size(events)`` events, or (``whole``) every event."""
+    if whole:
+        return events_model(library).objects.all()
     return events_model(library).objects.filter(pgh_id__gt=events - export_size(events))
 
 
@@ -270,6 +274,8 @@ class Exporter:
     #: Whether the output starts with a header row.
     header: bool = False
     raw: bool = False
+    #: Every event of the history instead of the newest ``export_size(events)``.
+    whole: bool = False
 
 
 def _peer_rows(queryset: QuerySet[Any]) -> Iterator[Any]:
@@ -294,6 +300,7 @@ def exporters() -> list[Exporter]:
             copy = Exporter(OURS, OURS, how, export.copy_chunks, header=True, raw=True)
             found = [
                 copy,
+                Exporter(WHOLE, OURS, how, export.copy_chunks, header=True, raw=True, whole=True),
                 Exporter(f"{OURS} (csv_rows)", OURS, csv_rows.how, export.csv_rows, True),
             ]
     how = "`Events.objects.filter(pgh_id__gt=…).order_by('-pgh_id').values_list(…).iterator(2000)`"
@@ -319,7 +326,7 @@ def _export_once(exporter: Exporter, events: int) -> dict[str, Any]:
 
     def run() -> int:
         written = 0
-        for item in exporter.produce(_exported(exporter.library, events)):
+        for item in exporter.produce(_exported(exporter.library, events, exporter.whole)):
             if exporter.raw:
                 sink.chars += len(item)
                 written += item.count(b"\n")
@@ -337,6 +344,25 @@ def _export_once(exporter: Exporter, events: int) -> dict[str, Any]:
         "chars": sink.chars,
         "growth": peak.growth,
     }
+
+
+def _copy_plans(events: int, plans_dir: Path) -> dict[str, Any]:
+    """``EXPLAIN ANALYZE`` of the first ``COPY`` of ``copy_chunks`` (newest events, whole history)."""
+    try:
+        from pghistory_admin.export import copy_statements
+    except ImportError:
+        return {}
+    found = {}
+    for name, whole in (("newest", False), ("whole", True)):
+        statement = next(copy_statements(_exported(OURS, events, whole)), None)
+        if statement is None:
+            continue
+        select = statement[len("COPY (") : statement.rindex(") TO STDOUT")]
+        plan = database.explain(select, None, analyze=True)
+        path = plans_dir / f"export_copy_{name}_{OURS}.txt"
+        path.write_text(f"-- {OURS}: first COPY of copy_chunks ({name})\n{statement};\n\n{plan}\n")
+        found[name] = {"execution_ms": database.execution_ms(plan), "plan": path.name}
+    return found
 
 
 def _export_chunk(events: int, plans_dir: Path) -> dict[str, Any]:
@@ -358,7 +384,10 @@ def _export_chunk(events: int, plans_dir: Path) -> dict[str, Any]:
 
 
 def _export(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {"_chunk": _export_chunk(events, plans_dir)}
+    results: dict[str, Any] = {
+        "_chunk": _export_chunk(events, plans_dir),
+        "_copy": _copy_plans(events, plans_dir),
+    }
     for exporter in exporters():
         runs: list[dict[str, Any]] = []
         try:

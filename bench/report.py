@@ -125,7 +125,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             value = page["median"] * 1000
             add(f"admin page `{name}`", "≤ 150 ms server time", f"{value:.0f} ms", value <= 150)
-        export = reads["export"][OURS]
+        # The target is for 1,000,000 events: the whole-history export when measured.
+        export = reads["export"].get(f"{OURS} (whole history)") or reads["export"][OURS]
         if "error" in export:
             add("CSV export", "≥ 200,000 events/s, < 50 MB", "failed", False, export["error"])
             return found
@@ -135,7 +136,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "≥ 200,000 events/s",
             f"{_n(rate)} events/s",
             rate >= 200_000,
-            f"{rate / 200_000:.2f}x the target" if rate < 200_000 else "",
+            f"{_n(export['events'])} events; {rate / 200_000:.2f}x the target"
+            if rate < 200_000
+            else f"{_n(export['events'])} events",
         )
         growth = max(export["peak_rss_growth_mb"])
         add("CSV export memory", "< 50 MB peak growth", f"{growth:.1f} MB", growth < 50)
@@ -312,7 +315,8 @@ def _reads(results: dict[str, Any]) -> list[str]:
         "### CSV export",
         "",
         f"The newest {_n(reads['export'][OURS].get('events', 0))} events (the newest fifth of the history, at most 200,000, so "
-        "that a slow export cannot take the whole run), written into a sink that only counts characters (rows through `csv.writer`, `copy_chunks` bytes as they come). "
+        "that a slow export cannot take the whole run), written into a sink that only counts characters (rows through `csv.writer`, `copy_chunks` bytes as they come); "
+        '"(whole history)" exports every event with `copy_chunks`. '
         "Peak RSS growth is sampled every 5 ms against the RSS before the export.",
         "",
         "| library | how | events | min / median | events/s (median) | peak RSS growth | CSV |",
@@ -329,11 +333,21 @@ def _reads(results: dict[str, Any]) -> list[str]:
             f"{_n(export['median_events_per_second'])} | {', '.join(f'{m} MB' for m in export['peak_rss_growth_mb'])} | "
             f"{export['csv_mb']} MB |"
         )
+    copies = exported.get("_copy")
+    if copies:
+        lines += [
+            "",
+            "Server time of the first `COPY` of `copy_chunks` (`EXPLAIN ANALYZE` of its query, diffs computed in one pass): "
+            + ", ".join(
+                f"{name} {c['execution_ms']:.0f} ms (`{c['plan']}`)" for name, c in copies.items()
+            )
+            + ".",
+        ]
     chunk = exported.get("_chunk")
     if chunk:
         lines += [
             "",
-            "Server time of one 2,000-row keyset chunk of pghistory-admin's export (`EXPLAIN ANALYZE`): "
+            "Server time of one 2,000-row keyset page of the aggregate `Events` (`EXPLAIN ANALYZE`; per-row diff lookups, what `csv_rows` reads): "
             + ", ".join(
                 f"{name.replace('_', ' ')} {c['execution_ms']:.1f} ms (`{c['plan']}`)"
                 for name, c in chunk.items()

@@ -43,6 +43,7 @@ __all__ = [
     "FORMULA_PREFIXES",
     "context_keys",
     "copy_chunks",
+    "copy_statements",
     "csv_response",
     "csv_rows",
     "neutralise",
@@ -129,6 +130,24 @@ def copy_chunks(
     keys = context_keys(queryset)
     header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
     yield (",".join(_csv_cell(neutralise(name)) for name in header) + "\n").encode()
+    connection = connections[queryset.db]
+    for statement in copy_statements(queryset, chunk_size=chunk_size, keys=keys):
+        yield from _stream(connection, statement)
+
+
+def copy_statements(
+    queryset: models.QuerySet[Any],
+    *,
+    chunk_size: int | None = None,
+    keys: list[str] | None = None,
+) -> Iterator[str]:
+    """The ``COPY … TO STDOUT`` statements of ``copy_chunks``, one per chunk (e.g. to explain).
+
+    Each is built when asked for: a query reads the bounds of the chunk after the previous
+    one's. ``keys`` are the context metadata keys (default: ``context_keys(queryset)``).
+    """
+    if keys is None:
+        keys = context_keys(queryset)
     size = chunk_size or COPY_CHUNK_SIZE
     connection = connections[queryset.db]
     chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
@@ -143,8 +162,7 @@ def copy_chunks(
             return
         rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
         models_ = [chosen[label] for label in chunk.labels]
-        statement = _copy_sql(rows, models_, chunk, keys, zone, filtered, connection)
-        yield from _stream(connection, statement)
+        yield _copy_sql(rows, models_, chunk, keys, zone, filtered, connection)
         if chunk.count < size:
             return
         last = chunk.lo
@@ -375,10 +393,12 @@ def _branch_sql(
         diff = "NULL::text"
     else:
         if filtered and not chunk.dense:
-            # Only the events of objects that have an event in the chunk can be predecessors.
+            # Only the events of objects that have an event in the chunk can be predecessors;
+            # compared in the column's type, so that few objects are read on its index.
+            obj_type = field(event_model, "pgh_obj").db_type(connection)
             where += (
-                f" AND _pgh_e.{obj}::text IN (SELECT _k.pgh_obj_id FROM _pgh_chunk AS _k "
-                f"WHERE _k.pgh_model = {label})"
+                f" AND _pgh_e.{obj} IN (SELECT CAST(_k.pgh_obj_id AS {obj_type}) "
+                f"FROM _pgh_chunk AS _k WHERE _k.pgh_model = {label})"
             )
         base.append(f"{exported} AS _in")
         rows = _windowed_sql(table, obj, base, where, tracked, chunk)
