@@ -32,6 +32,8 @@ _READ_ONLY = re.compile(
     re.IGNORECASE,
 )
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+# psycopg's TransactionStatus.INTRANS (psycopg2.extensions.TRANSACTION_STATUS_INTRANS).
+_INTRANS = 2
 _SAVEPOINT_ROLLBACK = re.compile(r"^\s*ROLLBACK\s+TO\b", re.IGNORECASE)
 # JSON escapes Postgres' jsonb refuses (NUL, unpaired surrogates), after an even number of
 # backslashes; valid surrogate pairs and escaped backslashes are matched first and kept.
@@ -56,6 +58,10 @@ class _State:
         self.encoded = _jsonb_safe(
             json.dumps(self.metadata, cls=config.json_encoder(), sort_keys=True)
         )
+
+    def key(self) -> tuple[uuid.UUID, str]:
+        """What the triggers see of this context: changes when its metadata does."""
+        return (self.id, self.encoded)
 
 
 _current: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
@@ -175,16 +181,31 @@ def _is_server_side(cursor: Any) -> bool:
     return bool(getattr(getattr(cursor, "cursor", None), "name", None))
 
 
+def _in_server_transaction(connection: Any) -> bool:
+    # The driver knows without a round trip (psycopg 2 and 3 share the status values). Django
+    # commits and rolls back outside execute(), and a new transaction starts with a statement
+    # that passes through here while the status still says idle.
+    try:
+        return int(connection.connection.info.transaction_status) == _INTRANS
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def execute_wrapper(
     execute: Callable[..., Any], sql: Any, params: Any, many: bool, context_: dict[str, Any]
 ) -> Any:
     """Send the open context with write statements (installed on every connection)."""
     state = _current.get()
     connection = context_["connection"]
+    if not _in_server_transaction(connection):
+        # Whatever was sent belonged to a transaction that has ended.
+        connection._pgh_in_effect = None
     if isinstance(sql, str) and _SAVEPOINT_ROLLBACK.match(sql):
         # Rolling back to a savepoint restores the settings as they were when it was taken:
-        # a context cleared since then is back, so clear it again before the next write.
+        # a context cleared since then is back, so clear it again before the next write, and
+        # one sent since then is gone, so send it again.
         connection._pgh_context_sent = True
+        connection._pgh_in_effect = None
         return execute(sql, params, many, context_)
     if not isinstance(sql, str) or not _may_write(sql) or _is_server_side(context_["cursor"]):
         return execute(sql, params, many, context_)
@@ -197,10 +218,31 @@ def execute_wrapper(
         if not getattr(connection, "_pgh_context_sent", False):
             return execute(sql, params, many, context_)
         connection._pgh_context_sent = False
+        connection._pgh_in_effect = None
         if not in_transaction:
             return execute(sql, params, many, context_)
     else:
         connection._pgh_context_sent = in_transaction
+        if in_transaction and getattr(connection, "_pgh_in_effect", None) == state.key():
+            # Sent earlier in this transaction and still in effect: one set_config per
+            # transaction instead of one per write.
+            return execute(sql, params, many, context_)
+    result = _execute_with_prefix(execute, sql, params, many, context_, state, in_transaction)
+    if state is not None and in_transaction:
+        connection._pgh_in_effect = state.key()
+    return result
+
+
+def _execute_with_prefix(
+    execute: Callable[..., Any],
+    sql: str,
+    params: Any,
+    many: bool,
+    context_: dict[str, Any],
+    state: _State | None,
+    in_transaction: bool,
+) -> Any:
+    connection = context_["connection"]
     prefix = _prefix(state)
     if many:
         # The prefix cannot be prepended to each statement (psycopg 3 pipelines executemany):

@@ -201,3 +201,90 @@ def test_context_settings_do_not_collide_with_django_pghistory():
         cursor.execute("SELECT current_setting('pghistory.context_id')")
         assert cursor.fetchone() == ("theirs",)
         cursor.execute("SELECT set_config('pghistory.context_id', '', false)")
+
+
+class _Prefixes:
+    """An execute wrapper inside ours: counts the statements sent with the context settings."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += "set_config('pghistory_core.context_id'" in sql
+        return execute(sql, params, many, context)
+
+
+def _context_of(pk):
+    return [
+        (
+            e.pgh_context_id,
+            Context.objects.get(pk=e.pgh_context_id).metadata if e.pgh_context_id else None,
+        )
+        for e in AuthorEvent.objects.filter(pgh_obj_id=pk, pgh_label="update").order_by("pgh_id")
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_context_is_sent_once_per_transaction():
+    author = Author.objects.create(name="a")
+    prefixes = _Prefixes()
+    with connection.execute_wrapper(prefixes), pghistory_core.context(user=1) as ctx:
+        with transaction.atomic():
+            for n in range(3):
+                Author.objects.filter(pk=author.pk).update(email=f"{n}@example.com")
+        assert prefixes.count == 1
+        # A new transaction in the same context: the settings of the last one are gone.
+        with transaction.atomic():
+            Author.objects.filter(pk=author.pk).update(email="next@example.com")
+        assert prefixes.count == 2
+        # Autocommit: every write is its own transaction.
+        Author.objects.filter(pk=author.pk).update(email="auto1@example.com")
+        Author.objects.filter(pk=author.pk).update(email="auto2@example.com")
+        assert prefixes.count == 4
+    assert _context_of(author.pk) == [(ctx.id, {"user": 1})] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changed_metadata_and_savepoint_rollbacks_send_it_again():
+    author = Author.objects.create(name="a")
+    prefixes = _Prefixes()
+    with (
+        connection.execute_wrapper(prefixes),
+        pghistory_core.context(user=1) as ctx,
+        transaction.atomic(),
+    ):
+        Author.objects.filter(pk=author.pk).update(email="1@example.com")
+        pghistory_core.context(step=2)  # adds to the open context
+        Author.objects.filter(pk=author.pk).update(email="2@example.com")
+        assert prefixes.count == 2
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Author.objects.filter(pk=author.pk).update(email="rolled-back@example.com")
+            raise RuntimeError
+        Author.objects.filter(pk=author.pk).update(email="3@example.com")
+        assert prefixes.count == 3
+    assert [e.email for e in AuthorEvent.objects.filter(pgh_label="update").order_by("pgh_id")] == [
+        "1@example.com",
+        "2@example.com",
+        "3@example.com",
+    ]
+    # Every event carries the context as it was when written; the Context row holds the last.
+    assert {c for c, _ in _context_of(author.pk)} == {ctx.id}
+    assert Context.objects.get(pk=ctx.id).metadata == {"user": 1, "step": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_begun_outside_django_still_gets_the_context():
+    # Committing through the driver (not through execute()) must not leave a stale "sent".
+    author = Author.objects.create(name="a")
+    with pghistory_core.context(user=7) as ctx:
+        with transaction.atomic():
+            Author.objects.filter(pk=author.pk).update(email="1@example.com")
+        connection.set_autocommit(False)
+        try:
+            Author.objects.filter(pk=author.pk).update(email="2@example.com")
+            connection.connection.commit()
+            Author.objects.filter(pk=author.pk).update(email="3@example.com")
+            connection.commit()
+        finally:
+            connection.set_autocommit(True)
+    assert [c for c, _ in _context_of(author.pk)] == [ctx.id] * 3
