@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 
-from pghistory_core import config
+from pghistory_core import config, runtime
 from pghistory_core.runtime import context
 
 
@@ -95,7 +95,7 @@ class HistoryMiddleware:
         if not self._prepare(request):
             return self.get_response(request)
         with context(**self.get_context(request)):
-            return self.get_response(request)
+            return _keep_context_while_streaming(self.get_response(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if not self._prepare(request):
@@ -104,4 +104,42 @@ class HistoryMiddleware:
 
         metadata = await sync_to_async(self.get_context)(request)
         async with context(**metadata):
-            return await self.get_response(request)  # type: ignore[misc]
+            response = await self.get_response(request)  # type: ignore[misc]
+            return _keep_context_while_streaming(response)
+
+
+def _keep_context_while_streaming(response: Any) -> Any:
+    """A streaming response's content is produced after the view returned, when the request's
+    context is closed: resume it around every chunk, so writes made while streaming (an
+    export that logs itself, a generator saving progress) are recorded with the request."""
+    if not getattr(response, "streaming", False) or isinstance(response, FileResponse):
+        return response
+    state = runtime.open_state()
+    content = response.streaming_content
+    if hasattr(content, "__aiter__"):
+
+        async def agen() -> AsyncIterator[Any]:
+            iterator = aiter(content)
+            while True:
+                with runtime.resumed(state):
+                    try:
+                        chunk = await anext(iterator)
+                    except StopAsyncIteration:
+                        return
+                yield chunk
+
+        response.streaming_content = agen()
+    else:
+
+        def gen() -> Iterator[Any]:
+            iterator = iter(content)
+            while True:
+                with runtime.resumed(state):
+                    try:
+                        chunk = next(iterator)
+                    except StopIteration:
+                        return
+                yield chunk
+
+        response.streaming_content = gen()
+    return response

@@ -8,13 +8,14 @@ database connection when it is created, prefixes each write statement with
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -150,6 +151,21 @@ def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
     """The open context's id and metadata, or ``None``."""
     state = _current.get()
     return (state.id, dict(state.metadata)) if state is not None else None
+
+
+@contextlib.contextmanager
+def resumed(state: _State | None) -> Iterator[None]:
+    """Make ``state`` (from ``open_state()``) the open context again for the block."""
+    token = _current.set(state)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def open_state() -> _State | None:
+    """The open context itself (same id, shared metadata), to resume it later elsewhere."""
+    return _current.get()
 
 
 def _literal(value: str) -> str:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("books/<int:pk>/rename/", views.rename_book),
     path("books/<int:pk>/rename-async/", views.rename_book_async),
     path("books/<int:pk>/rename-late-auth/", views.rename_book_late_auth),
+    path("books/<int:pk>/stream/", views.stream_renames),
+    path("books/<int:pk>/stream-async/", views.stream_renames_async),
     path("concurrency/write/<str:label>/", views.concurrent_write),
     path("concurrency/write-async/<str:label>/", views.concurrent_write_async),
 ]

@@ -54,3 +54,57 @@ def test_methods_setting(client, book, settings):
     client.post(f"/books/{book.pk}/rename/", {"title": "No context"})
     assert BookEvent.objects.get(pgh_label="update").pgh_context_id is None
     assert not Context.objects.exists()
+
+
+def _streamed_events(book):
+    events = list(BookEvent.objects.filter(pgh_label="update").order_by("pgh_id"))
+    return [(e.title, e.pgh_context_id) for e in events]
+
+
+def test_writes_while_a_response_streams_carry_the_requests_context(client, user, book):
+    client.force_login(user)
+    response = client.get(f"/books/{book.pk}/stream/")
+    assert b"".join(response.streaming_content) == b"onetwo"
+    (view_title, view_context), (streamed_title, streamed_context) = _streamed_events(book)
+    assert (view_title, streamed_title) == ("in the view", "streamed")
+    assert streamed_context is not None
+    assert streamed_context == view_context
+    assert Context.objects.get(pk=streamed_context).metadata == {
+        "user": user.pk,
+        "url": f"/books/{book.pk}/stream/",
+    }
+
+
+def test_no_context_leaks_out_of_a_streaming_response(client, book):
+    from pghistory_core import runtime
+
+    response = client.get(f"/books/{book.pk}/stream/")
+    iterator = iter(response.streaming_content)
+    next(iterator)
+    assert runtime.current() is None  # between chunks, outside any context
+    from tests.testapp.models import Book
+
+    Book.objects.filter(pk=book.pk).update(title="outside")
+    assert BookEvent.objects.get(title="outside").pgh_context_id is None
+    list(iterator)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_streaming_response_keeps_the_context(user, book):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    async def run():
+        client = AsyncClient()
+        await client.aforce_login(user)
+        response = await client.get(f"/books/{book.pk}/stream-async/")
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        await sync_to_async(connections.close_all)()
+        return body
+
+    assert asyncio.run(run()) == b"one"
+    (_, view_context), (_, streamed_context) = _streamed_events(book)
+    assert streamed_context is not None
+    assert streamed_context == view_context

@@ -5,7 +5,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from tests.testapp.models import Author, Book, Document
@@ -60,3 +60,23 @@ async def concurrent_write_async(request: HttpRequest, label: str) -> HttpRespon
     # A thread of its own (its own connection): the request's context follows it.
     await sync_to_async(_write_in_own_thread, thread_sensitive=False)(token)
     return HttpResponse("ok")
+
+
+def stream_renames(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    # The generator runs after the view returned, while the response is sent.
+    def chunks():
+        Book.objects.filter(pk=pk).update(title="streamed")
+        yield "one"
+        yield "two"
+
+    Book.objects.filter(pk=pk).update(title="in the view")
+    return StreamingHttpResponse(chunks())
+
+
+async def stream_renames_async(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    async def chunks():
+        await Book.objects.filter(pk=pk).aupdate(title="streamed")
+        yield "one"
+
+    await Book.objects.filter(pk=pk).aupdate(title="in the view")
+    return StreamingHttpResponse(chunks())
