@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
@@ -39,3 +40,13 @@ def secret_fields() -> Sequence[str]:
     ``DEFAULT_SECRET_FIELDS`` to keep them.
     """
     return tuple(_get("SECRET_FIELDS", DEFAULT_SECRET_FIELDS))
+
+
+def is_secret_context_key(key: str) -> bool:
+    """Whether a context metadata key matches ``PGHISTORY_ADMIN_SECRET_FIELDS`` (by name).
+
+    Its values are masked like secret fields, and it cannot be filtered on (a filter would
+    tell whether a guessed value is right).
+    """
+    name = key.lower()
+    return any(fnmatchcase(name, pattern.lower()) for pattern in secret_fields())

@@ -34,6 +34,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
+from pghistory_admin import conf
 from pghistory_admin.diffs import MASK, _is_secret
 from pghistory_core.meta import column, field
 from pghistory_core.models import Context, Event
@@ -421,11 +422,15 @@ def _branch_sql(
             f"COALESCE(_pgh_r._j, (SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
             "WHERE _pgh_x.id = _pgh_r._x))"
         )
-        columns += [_neutralise_sql(f"({metadata} ->> {_literal(key)})") for key in keys]
+        columns += [
+            _masked_key_sql(key, _neutralise_sql(f"({metadata} ->> {_literal(key)})"))
+            for key in keys
+        ]
     elif keys:
         # Looked up (and split into cells) once per context: events of a request share one.
         cells = ", ".join(
-            f"{_neutralise_sql(f'(_pgh_x.metadata ->> {_literal(key)})')} AS _m{i}"
+            f"{_masked_key_sql(key, _neutralise_sql(f'(_pgh_x.metadata ->> {_literal(key)})'))}"
+            f" AS _m{i}"
             for i, key in enumerate(keys)
         )
         joins = (
@@ -566,11 +571,23 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
             event["pgh_obj_id"],
             event["pgh_label"],
             event["pgh_context_id"],
-            *(metadata.get(key) for key in keys),
+            *(_masked_key(key, metadata.get(key)) for key in keys),
             event["pgh_data"],
             event["pgh_diff"],
         ]
         yield [neutralise(_text(value)) for value in values]
+
+
+def _masked_key(key: str, value: Any) -> Any:
+    """A context value, masked when its key holds secrets."""
+    return MASK if value is not None and conf.is_secret_context_key(key) else value
+
+
+def _masked_key_sql(key: str, sql: str) -> str:
+    """SQL of a context cell, masked when its key holds secrets."""
+    if not conf.is_secret_context_key(key):
+        return sql
+    return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {_literal(MASK)} END"
 
 
 def context_keys(queryset: models.QuerySet[Any]) -> list[str]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from pghistory_admin import conf
 from pghistory_admin.rows import action_label
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class ContextPairsField(forms.CharField):
     default_error_messages = {
         "syntax": _("Write key=value pairs separated by spaces, e.g. request_id=abc."),
         "key": _("“%(key)s” is not a valid context key."),
+        "secret": _("“%(key)s” holds secrets: it cannot be filtered on."),
         "too_many": _("Use at most %(max)s key=value pairs."),
         "too_long": _("Values are limited to %(max)s characters."),
     }
@@ -90,6 +92,10 @@ class ContextPairsField(forms.CharField):
                 raise ValidationError(self.error_messages["syntax"], code="syntax")
             if not _KEY.match(key):
                 raise ValidationError(self.error_messages["key"], code="key", params={"key": key})
+            if conf.is_secret_context_key(key):
+                raise ValidationError(
+                    self.error_messages["secret"], code="secret", params={"key": key}
+                )
             if len(pair_value) > MAX_VALUE:
                 raise ValidationError(
                     self.error_messages["too_long"], code="too_long", params={"max": MAX_VALUE}

@@ -15,6 +15,7 @@ from django_filters.views import FilterMixin
 from django_tables2.views import SingleTableMixin
 
 from pghistory_admin import conf, export
+from pghistory_admin.diffs import MASK
 from pghistory_admin.filters import EventFilterSet
 from pghistory_admin.pagination import MAX_ID, KeysetPage
 from pghistory_admin.permissions import viewable_event_models
@@ -107,7 +108,11 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         metadata = context.metadata if context is not None else None
         if metadata is None and self.rows:
             metadata = self.rows[0].event.pgh_context_metadata
-        return {"id": context_id, "context": context, "metadata": metadata or {}}
+        shown = {
+            key: MASK if conf.is_secret_context_key(str(key)) else value
+            for key, value in (metadata or {}).items()
+        }
+        return {"id": context_id, "context": context, "metadata": shown}
 
     def get_export_url(self) -> str | None:
         url = self.get_links().audit_log("export")

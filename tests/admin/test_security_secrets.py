@@ -259,3 +259,49 @@ def test_the_admin_shows_nothing_of_an_untracked_field(root_client, book):
     assert UNTRACKED_TITLE not in json.dumps(export)
     # BookEvent tracks every field: the full export has the title (the check above can fail).
     assert UNTRACKED_TITLE in json.dumps(csv_of(root_client.get(AUDIT_LOG + "export/")))
+
+
+# --- context metadata under a secret key -----------------------------------------------------
+
+CONTEXT_SECRET = "ctx-SECRET-api-token-value"
+
+
+@pytest.fixture
+def secret_context(superuser):
+    with pghistory_core.context(user=superuser.pk, url="/login/", api_token=CONTEXT_SECRET) as ctx:
+        Author.objects.create(name="Ursula")
+    return ctx
+
+
+def test_context_values_under_a_secret_key_are_masked_in_the_request_view(
+    root_client, secret_context
+):
+    response = root_client.get(f"{AUDIT_LOG}?context_id={secret_context.id}")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "api_token" in page
+    assert MASK in page
+    assert CONTEXT_SECRET not in page
+    assert "/login/" in page  # other keys still show
+
+
+def test_context_values_under_a_secret_key_are_masked_in_both_exports(root_client, secret_context):
+    python_rows = list(csv_rows(Events.objects.all()))
+    column = python_rows[0].index("api_token")
+    assert [row[column] for row in python_rows[1:]] == [MASK]
+    response = root_client.get(AUDIT_LOG + "export/")
+    body = b"".join(response.streaming_content).decode()
+    assert CONTEXT_SECRET not in body
+    copy_rows = list(csv.reader(io.StringIO(body)))
+    assert [row[copy_rows[0].index("api_token")] for row in copy_rows[1:]] == [MASK]
+
+
+def test_a_secret_context_key_cannot_be_filtered_on(root_client, secret_context):
+    # A filter would answer "is the token X?" one guess at a time.
+    response = root_client.get(AUDIT_LOG, {"context": f"api_token={CONTEXT_SECRET}"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "holds secrets" in page
+    assert "Ursula" not in page
+    ok = root_client.get(AUDIT_LOG, {"context": "url=/login/"})
+    assert "Ursula" in ok.content.decode()
