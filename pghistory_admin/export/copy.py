@@ -1,9 +1,4 @@
-"""Streaming CSV export of an event stream (``Events`` / ``MiddlewareEvents`` queryset).
-
-Two paths produce the same content: ``copy_chunks`` (what ``csv_response`` streams), where
-Postgres formats the rows with ``COPY … TO STDOUT``, and ``csv_rows``, the same rows built in
-Python. Both read the filtered events newest first by keyset over ``pgh_id``, a chunk at a time,
-so memory stays constant whatever the export's size.
+"""The export formatted by Postgres: ``copy_chunks`` streams ``COPY … TO STDOUT``.
 
 ``copy_chunks`` computes the diff column in one pass per chunk and event table: the table's events
 in the chunk's ``pgh_id`` range are ordered by object, and each gets its predecessor's values from
@@ -21,96 +16,64 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
-from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 
-from pghistory_admin import conf
-from pghistory_admin.diffs import MASK, _is_secret
+from pghistory_admin.diffs import MASK
+from pghistory_admin.export.cells import (
+    COLUMNS,
+    context_keys,
+    key_column,
+    literal,
+    masked_key_sql,
+    neutralise,
+    secret_keys,
+)
 from pghistory_core.meta import column, field
 from pghistory_core.models import Context, Event
 from pghistory_core.triggers import quote
 
-__all__ = [
-    "FORMULA_PREFIXES",
-    "context_keys",
-    "copy_chunks",
-    "copy_statements",
-    "csv_response",
-    "csv_rows",
-    "neutralise",
-    "secret_keys",
-]
-
-#: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: Events per ``COPY`` statement. psycopg 3 hands a statement's rows over as they come, so chunks
 #: can be large (fewer objects whose predecessor lies before the chunk); psycopg 2 receives a
 #: statement's whole output at once, so its chunks stay small.
 COPY_CHUNK_SIZE = 250_000 if is_psycopg3 else 10_000
+
+
 #: Bytes handed to the response at a time (psycopg 3).
 BLOCK_SIZE = 256 * 1024
+
+
 #: Below this share of exported events in a chunk's id range, each table's window only reads the
 #: events of objects that occur in the chunk.
 _DENSE = 0.9
+
+
 _CONTEXT_TABLE = Context._meta.db_table
-_COLUMNS = ("pgh_id", "created_at", "model", "object_id", "label", "context_id")
-_VALUES = (
-    "pgh_id",
-    "pgh_created_at",
-    "pgh_obj_model",
-    "pgh_obj_id",
-    "pgh_label",
-    "pgh_context_id",
-    "pgh_context_metadata",
-    "pgh_data",
-    "pgh_diff",
-    "pgh_model",
-)
+
+
 #: Column types whose ``to_json(value)::text`` is the text ``to_jsonb(value)`` prints and whose
 #: ``jsonb`` equality is equality of that text: they are compared and printed as text.
 _PLAIN_TYPES = re.compile(
     r"smallint|integer|bigint|boolean|text|uuid|date|time|timestamp|timestamp with time zone"
     r"|varchar\(\d+\)"
 )
+
+
 #: ``concat_ws`` takes at most 100 arguments.
 _MAX_ARGS = 90
+
+
 _RANGE_LOOKUPS = {"exact", "gt", "gte", "lt", "lte"}
+
+
 #: Time zones without offset changes (their offset is written as a constant).
 _UTC_ZONES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Etc/UCT", "UCT", "Universal", "Zulu"}
-
-
-class _ObjectKeys(models.Func):
-    function = "jsonb_object_keys"
-    output_field = models.TextField()
-
-
-class _JSONType(models.Func):
-    function = "jsonb_typeof"
-    output_field = models.TextField()
-
-
-def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingHttpResponse:
-    """Stream the CSV of ``queryset`` (see ``csv_rows``) as an attachment named ``filename``.
-
-    The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``); the content is
-    the same as ``csv_rows`` produces. A client that disconnects makes the server close the
-    response, which cancels the ``COPY`` running for it (see ``copy_chunks``).
-    """
-    return StreamingHttpResponse(
-        copy_chunks(queryset),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": content_disposition_header(True, filename)},
-    )
 
 
 def copy_chunks(
@@ -129,7 +92,7 @@ def copy_chunks(
     connection stays usable. With psycopg 2 the generator only pauses between statements.
     """
     keys = context_keys(queryset)
-    header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
+    header = [*COLUMNS, *(key_column(key) for key in keys), "data", "diff"]
     yield (",".join(_csv_cell(neutralise(name)) for name in header) + "\n").encode()
     connection = connections[queryset.db]
     for statement in copy_statements(queryset, chunk_size=chunk_size, keys=keys):
@@ -221,17 +184,6 @@ def _stream(connection: Any, statement: str) -> Iterator[bytes]:
                 yield bytes(block)
 
 
-def secret_keys(event_model: type[Event]) -> frozenset[str]:
-    """Keys of ``pgh_data`` and ``pgh_diff`` that ``PGHISTORY_ADMIN_SECRET_FIELDS`` masks."""
-    tracked_model = event_model.pgh_tracked_model
-    found = set()
-    for name in event_model.pgh_tracked_fields:
-        tracked_field = field(tracked_model, name)
-        if _is_secret(tracked_model, tracked_field.attname, tracked_field):
-            found.add(tracked_field.attname)
-    return frozenset(found)
-
-
 @dataclass(frozen=True)
 class _Tracked:
     """One tracked column of an event table as the export reads it."""
@@ -283,11 +235,11 @@ def _concat(parts: Sequence[_Part]) -> str:
             constant.append(part)
             continue
         if constant:
-            merged.append(_literal("".join(constant)))
+            merged.append(literal("".join(constant)))
             constant = []
         merged.append(part)
     if constant:
-        merged.append(_literal("".join(constant)))
+        merged.append(literal("".join(constant)))
     return " || ".join(merged) if merged else "''"
 
 
@@ -368,7 +320,7 @@ def _branch_sql(
 ) -> str:
     """The CSV columns of one event table's events in the chunk."""
     table = quote(event_model._meta.db_table)
-    label = _literal(event_model._meta.label)
+    label = literal(event_model._meta.label)
     exported = (
         f"_pgh_e.pgh_id IN (SELECT _k.pgh_id FROM _pgh_chunk AS _k WHERE _k.pgh_model = {label})"
         if filtered
@@ -411,7 +363,7 @@ def _branch_sql(
     columns = [
         "_pgh_r.pgh_id",
         _created_sql("_pgh_r._c", zone),
-        f"{_literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
+        f"{literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
         _neutralise_sql("_pgh_r._o::text"),
         _neutralise_sql("_pgh_r._l"),
         "_pgh_r._x",
@@ -423,13 +375,12 @@ def _branch_sql(
             "WHERE _pgh_x.id = _pgh_r._x))"
         )
         columns += [
-            _masked_key_sql(key, _neutralise_sql(f"({metadata} ->> {_literal(key)})"))
-            for key in keys
+            masked_key_sql(key, _neutralise_sql(f"({metadata} ->> {literal(key)})")) for key in keys
         ]
     elif keys:
         # Looked up (and split into cells) once per context: events of a request share one.
         cells = ", ".join(
-            f"{_masked_key_sql(key, _neutralise_sql(f'(_pgh_x.metadata ->> {_literal(key)})'))}"
+            f"{masked_key_sql(key, _neutralise_sql(f'(_pgh_x.metadata ->> {literal(key)})'))}"
             f" AS _m{i}"
             for i, key in enumerate(keys)
         )
@@ -521,7 +472,7 @@ def _created_sql(expression: str, zone: str) -> str:
     # is left alone (it also renders the timestamps inside the JSON columns).
     if zone in _UTC_ZONES:
         return f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-    local = f"({expression} AT TIME ZONE {_literal(zone)})"
+    local = f"({expression} AT TIME ZONE {literal(zone)})"
     offset = f"({local} - ({expression} AT TIME ZONE 'UTC'))"
     return (
         f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || CASE WHEN {offset} < interval '0' "
@@ -534,140 +485,3 @@ def _csv_cell(value: str) -> str:
     if value and not any(char in value for char in ',"\n\r'):
         return value
     return '"' + value.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Iterator[list[str]]:
-    """The header, then one row per event, newest first.
-
-    Columns: ``pgh_id``, ``created_at`` (ISO 8601 with microseconds and offset, current time
-    zone), ``model``, ``object_id``, ``label``, ``context_id``, one column per context metadata
-    key found in the exported events (sorted; named ``context.<key>`` if the key is one of these
-    column names), ``data`` and ``diff`` (JSON). Every cell goes through ``neutralise``.
-
-    Values of fields that ``PGHISTORY_ADMIN_SECRET_FIELDS`` names are masked in ``data`` and
-    ``diff`` (a changed one shows as ``[MASK, MASK]``).
-
-    ``queryset`` must be unsliced; its ordering is replaced by ``-pgh_id``.
-    """
-    keys = context_keys(queryset)
-    header = [*_COLUMNS, *(_key_column(key) for key in keys), "data", "diff"]
-    yield [neutralise(name) for name in header]
-    secrets = {model._meta.label: secret_keys(model) for model in queryset.event_models()}  # type: ignore[attr-defined]
-    for event in _events(queryset, chunk_size):
-        metadata = event["pgh_context_metadata"]
-        if not isinstance(metadata, dict):
-            metadata = {}
-        masked = secrets.get(event["pgh_model"])
-        if masked:
-            _mask(event, masked)
-        values = [
-            event["pgh_id"],
-            event["pgh_created_at"],
-            event["pgh_obj_model"],
-            event["pgh_obj_id"],
-            event["pgh_label"],
-            event["pgh_context_id"],
-            *(_masked_key(key, metadata.get(key)) for key in keys),
-            event["pgh_data"],
-            event["pgh_diff"],
-        ]
-        yield [neutralise(_text(value)) for value in values]
-
-
-def _masked_key(key: str, value: Any) -> Any:
-    """A context value, masked when its key holds secrets."""
-    return MASK if value is not None and conf.is_secret_context_key(key) else value
-
-
-def _masked_key_sql(key: str, sql: str) -> str:
-    """SQL of a context cell, masked when its key holds secrets."""
-    if not conf.is_secret_context_key(key):
-        return sql
-    return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {_literal(MASK)} END"
-
-
-def context_keys(queryset: models.QuerySet[Any]) -> list[str]:
-    """Sorted metadata keys of the contexts of these events, without reading the events' rows.
-
-    Context rows (``fk`` contexts) are found through the events' ``pgh_context_id``; event
-    models with a denormalised ``json`` context are asked for their own column.
-    """
-    chosen = queryset.event_models()  # type: ignore[attr-defined]
-    keys: set[str] = set()
-    if any(model.pgh_context_kind == "fk" for model in chosen):
-        ids = queryset.order_by().values("pgh_context_id")
-        contexts = Context.objects.using(queryset.db).filter(id__in=ids)
-        keys |= _object_keys(contexts, "metadata")
-    json_models = [model for model in chosen if model.pgh_context_kind == "json"]
-    if json_models:
-        keys |= _object_keys(queryset.across(*json_models), "pgh_context_metadata")  # type: ignore[attr-defined]
-    return sorted(keys)
-
-
-def neutralise(cell: str) -> str:
-    """Defuse spreadsheet formula injection (CSV injection).
-
-    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be run as a
-    formula by Excel, LibreOffice or Google Sheets; such a cell gets a leading ``'`` so it shows
-    as text. This applies to every cell, headers and negative numbers (``-2``) included.
-    """
-    return f"'{cell}" if cell.startswith(FORMULA_PREFIXES) else cell
-
-
-def _object_keys(queryset: models.QuerySet[Any], column: str) -> set[str]:
-    # jsonb_object_keys() raises on non-objects; WHERE runs before the set-returning SELECT.
-    rows = (
-        queryset.order_by()
-        .alias(_pgh_type=_JSONType(column))
-        .filter(_pgh_type="object")
-        .annotate(_pgh_key=_ObjectKeys(column))
-        .values_list("_pgh_key", flat=True)
-        .distinct()
-    )
-    return set(rows)
-
-
-def _events(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[dict[str, Any]]:
-    """Every event as a dict, by keyset on ``pgh_id`` (no OFFSET, one query per chunk)."""
-    ordered = queryset.order_by("-pgh_id").values(*_VALUES)
-    last: int | None = None
-    while True:
-        page = ordered if last is None else ordered.filter(pgh_id__lt=last)
-        chunk = list(page[:chunk_size])
-        yield from chunk
-        if len(chunk) < chunk_size:
-            return
-        last = chunk[-1]["pgh_id"]
-
-
-def _mask(event: dict[str, Any], keys: frozenset[str]) -> None:
-    data, diff = event["pgh_data"], event["pgh_diff"]
-    if isinstance(data, dict):
-        event["pgh_data"] = {k: MASK if k in keys else v for k, v in data.items()}
-    if isinstance(diff, dict):
-        event["pgh_diff"] = {k: [MASK, MASK] if k in keys else v for k, v in diff.items()}
-
-
-def _key_column(key: str) -> str:
-    return f"context.{key}" if key in (*_COLUMNS, "data", "diff") else key
-
-
-def _text(value: Any) -> str:
-    """A cell: scalars as text, timestamps as full ISO 8601, anything else as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, datetime):
-        if timezone.is_aware(value):
-            value = timezone.localtime(value)
-        return value.isoformat(timespec="microseconds")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, dict | list | bool):
-        return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
-    return str(value)  # UUID, Decimal, ...

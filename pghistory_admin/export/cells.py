@@ -1,0 +1,99 @@
+"""What the two export paths share: the columns, context keys, secrets and defused cells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from pghistory_admin import conf
+from pghistory_admin.diffs import MASK, _is_secret
+from pghistory_core.meta import field
+from pghistory_core.models import Context, Event
+
+#: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: The first columns of every export, before one column per context key, ``data`` and ``diff``.
+COLUMNS = ("pgh_id", "created_at", "model", "object_id", "label", "context_id")
+
+
+class _ObjectKeys(models.Func):
+    function = "jsonb_object_keys"
+    output_field = models.TextField()
+
+
+class _JSONType(models.Func):
+    function = "jsonb_typeof"
+    output_field = models.TextField()
+
+
+def secret_keys(event_model: type[Event]) -> frozenset[str]:
+    """Keys of ``pgh_data`` and ``pgh_diff`` that ``PGHISTORY_ADMIN_SECRET_FIELDS`` masks."""
+    tracked_model = event_model.pgh_tracked_model
+    found = set()
+    for name in event_model.pgh_tracked_fields:
+        tracked_field = field(tracked_model, name)
+        if _is_secret(tracked_model, tracked_field.attname, tracked_field):
+            found.add(tracked_field.attname)
+    return frozenset(found)
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def masked_key(key: str, value: Any) -> Any:
+    """A context value, masked when its key holds secrets."""
+    return MASK if value is not None and conf.is_secret_context_key(key) else value
+
+
+def masked_key_sql(key: str, sql: str) -> str:
+    """SQL of a context cell, masked when its key holds secrets."""
+    if not conf.is_secret_context_key(key):
+        return sql
+    return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {literal(MASK)} END"
+
+
+def context_keys(queryset: models.QuerySet[Any]) -> list[str]:
+    """Sorted metadata keys of the contexts of these events, without reading the events' rows.
+
+    Context rows (``fk`` contexts) are found through the events' ``pgh_context_id``; event
+    models with a denormalised ``json`` context are asked for their own column.
+    """
+    chosen = queryset.event_models()  # type: ignore[attr-defined]
+    keys: set[str] = set()
+    if any(model.pgh_context_kind == "fk" for model in chosen):
+        ids = queryset.order_by().values("pgh_context_id")
+        contexts = Context.objects.using(queryset.db).filter(id__in=ids)
+        keys |= _object_keys(contexts, "metadata")
+    json_models = [model for model in chosen if model.pgh_context_kind == "json"]
+    if json_models:
+        keys |= _object_keys(queryset.across(*json_models), "pgh_context_metadata")  # type: ignore[attr-defined]
+    return sorted(keys)
+
+
+def neutralise(cell: str) -> str:
+    """Defuse spreadsheet formula injection (CSV injection).
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be run as a
+    formula by Excel, LibreOffice or Google Sheets; such a cell gets a leading ``'`` so it shows
+    as text. This applies to every cell, headers and negative numbers (``-2``) included.
+    """
+    return f"'{cell}" if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+def _object_keys(queryset: models.QuerySet[Any], column: str) -> set[str]:
+    # jsonb_object_keys() raises on non-objects; WHERE runs before the set-returning SELECT.
+    rows = (
+        queryset.order_by()
+        .alias(_pgh_type=_JSONType(column))
+        .filter(_pgh_type="object")
+        .annotate(_pgh_key=_ObjectKeys(column))
+        .values_list("_pgh_key", flat=True)
+        .distinct()
+    )
+    return set(rows)
+
+
+def key_column(key: str) -> str:
+    return f"context.{key}" if key in (*COLUMNS, "data", "diff") else key
