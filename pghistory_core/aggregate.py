@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, Expression
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -184,13 +184,22 @@ class _ContextFilter:
     """Keeps events whose context metadata contains one of several JSON documents.
 
     Before the query is compiled, the matching contexts are looked up on the Context table's GIN
-    index. When there are few, each event table is probed for them on its ``pgh_context_id``
-    index. When there are many, the events are read newest first along the primary key and
-    checked against the hashed set, which stops as soon as the page is full.
+    index. For a small share of all contexts (a rare user) each event table is probed for their
+    ids on its ``pgh_context_id`` index, in the table's UNION ALL branch. For a large share (a
+    busy user, some of whose contexts are recent) or very many, the test runs above the union
+    instead (``_OuterContextTest``): a branch with a WHERE clause cannot be read along its primary
+    key in the union's order, so Postgres fetched and sorted every event of the user before
+    returning a page (3 s at 10 million events); without one, each table is read newest first
+    and the read stops when the page is full.
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
     PROBE_LIMIT = 5000
+    #: Matching at least this share of all contexts (a busy user), the test moves above the union.
+    WALK_SHARE = 0.005
+    #: ...unless this many contexts began after the newest match was last written: reading
+    #: newest first would cross all their events before finding one of the user's.
+    WALK_RECENT = 2000
 
     def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
         if not alternatives or not all(isinstance(a, dict) and a for a in alternatives):
@@ -199,24 +208,56 @@ class _ContextFilter:
             json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
         ]
         self.context_ids: list[Any] | None = None
+        #: Whether the test runs above the union (``outer_sql``) instead of in each branch.
+        self.walk = False
 
     def _tests(self, alias: str) -> str:
         return " OR ".join([f"{alias}.metadata @> %s::jsonb"] * len(self.documents))
 
     def resolve(self, connection: Any) -> None:
-        """Look up the matching contexts (at most ``PROBE_LIMIT + 1``)."""
+        """Look up the matching contexts (at most ``PROBE_LIMIT + 1``) and where to test them.
+
+        One query: the matches, the planner's estimate of all contexts (no count over the
+        table) and how many contexts began after the newest match was last written.
+        """
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c WHERE {self._tests('_pgh_c')} "
-                "LIMIT %s",
-                [*self.documents, self.PROBE_LIMIT + 1],
+                f"WITH _pgh_m AS (SELECT _pgh_c.id, _pgh_c.updated_at FROM {_CONTEXT_TABLE} AS "
+                f"_pgh_c WHERE {self._tests('_pgh_c')} LIMIT %s) "
+                "SELECT _pgh_m.id, (SELECT reltuples FROM pg_class WHERE oid = %s::regclass), "
+                f"(SELECT count(*) FROM (SELECT 1 FROM {_CONTEXT_TABLE} WHERE created_at > "
+                "(SELECT max(updated_at) FROM _pgh_m) LIMIT %s) AS _pgh_newer) FROM _pgh_m",
+                [*self.documents, self.PROBE_LIMIT + 1, _CONTEXT_TABLE, self.WALK_RECENT],
             )
-            ids = [row[0] for row in cursor.fetchall()]
-        self.context_ids = ids if len(ids) <= self.PROBE_LIMIT else None
+            rows = cursor.fetchall()
+        self.context_ids = [row[0] for row in rows] if len(rows) <= self.PROBE_LIMIT else None
+        total = float(rows[0][1]) if rows else 0.0
+        busy = bool(rows) and total > 0 and len(rows) / total >= self.WALK_SHARE
+        self.walk = self.context_ids is None or (busy and rows[0][2] < self.WALK_RECENT)
 
-    def clauses(self, event_model: type[Event], alias: str) -> tuple[list[str], list[Any]]:
-        """OR-able clauses for one event table, with their params."""
+    def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
+        """The test above the union (``TRUE`` when the branches test)."""
+        if not self.walk:
+            return "TRUE", []
+        # Not indexable (IS TRUE): the union is read newest first, each table along its primary
+        # key, and stops when the page is full. Rows of denormalised (JSON) contexts carry their
+        # metadata and were tested in their branch; the others carry NULL there.
+        params: list[Any]
+        if self.context_ids is not None:
+            test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.context_ids]
+        else:
+            test = (
+                f"{alias}.pgh_context_id IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
+                f"WHERE {self._tests('_pgh_c')})"
+            )
+            params = list(self.documents)
+        return f"({alias}.pgh_context_metadata IS NOT NULL OR ({test}) IS TRUE)", params
+
+    def clauses(self, event_model: type[Event], alias: str) -> tuple[list[str], list[Any]] | None:
+        """OR-able clauses for one event table, with their params (``None``: tested above)."""
         kind = event_model.pgh_context_kind
+        if self.walk and kind == "fk":
+            return None
         if kind == "json":
             context_column = quote(column(event_model, "pgh_context"))
             return [f"{alias}.{context_column} @> %s::jsonb" for _ in self.documents], list(
@@ -225,20 +266,10 @@ class _ContextFilter:
         if kind != "fk":
             return [], []
         context_column = quote(column(event_model, "pgh_context"))
-        if self.context_ids is not None:
-            if not self.context_ids:
-                return [], []
-            return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.context_ids]
-        # Wrapped in IS TRUE, the test stays a hashed filter instead of becoming a join, so the
-        # branch stays a plain scan that Postgres reads newest first and stops when the page is
-        # full.
-        return (
-            [
-                f"({alias}.{context_column} IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
-                f"WHERE {self._tests('_pgh_c')})) IS TRUE"
-            ],
-            list(self.documents),
-        )
+        # More than PROBE_LIMIT matches (context_ids is None) are always tested above the union.
+        if not self.context_ids:
+            return [], []
+        return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.context_ids]
 
 
 def branch_sql(
@@ -286,7 +317,10 @@ def branch_sql(
     wheres: list[str] = []
     params: list[Any] = []
     for obj_filter in obj_filters:
-        clauses, clause_params = obj_filter.clauses(event_model, alias)
+        result = obj_filter.clauses(event_model, alias)
+        if result is None:
+            continue  # tested above the union
+        clauses, clause_params = result
         if not clauses:
             return None
         wheres.append("(" + " OR ".join(clauses) + ")")
@@ -379,6 +413,23 @@ class EventsCompiler(SQLCompiler):
         return result, params
 
 
+class _OuterContextTest(Expression):
+    """The part of a ``context_matches`` test that runs above the union (see ``_ContextFilter``).
+
+    Compiled after the FROM clause, which resolves the filter.
+    """
+
+    output_field = models.BooleanField()
+
+    def __init__(self, context_filter: _ContextFilter) -> None:
+        super().__init__()
+        self.context_filter = context_filter
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        alias = compiler.quote_alias(compiler.query.base_table)
+        return self.context_filter.outer_sql(alias)
+
+
 class EventsQuerySet(models.QuerySet[Any]):
     """QuerySet of the aggregate stream."""
 
@@ -411,10 +462,12 @@ class EventsQuerySet(models.QuerySet[Any]):
         """Events whose context metadata contains one of these documents (JSON containment).
 
         ``context_matches({"user": 5})``; several documents are OR-ed, several calls AND-ed.
-        The test runs inside each event table's branch, on the Context table's GIN index.
+        Busy users are tested above the union, others inside each table's branch (``_ContextFilter``).
         """
         current: tuple[Any, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ContextFilter(alternatives)))
+        context_filter = _ContextFilter(alternatives)
+        chained = self._with(pgh_obj_filters=(*current, context_filter))
+        return chained.filter(_OuterContextTest(context_filter))
 
     def references(self, *objs: models.Model) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""

@@ -158,16 +158,64 @@ def test_context_matches_uses_the_metadata_index(user):
     assert "pghistory_core_ctx_metadata" in plan
 
 
-@pytest.mark.parametrize("probe_limit", [0, 1, 300])
-def test_context_matches_same_rows_whatever_the_strategy(user, monkeypatch, probe_limit):
+@pytest.mark.parametrize(
+    ("probe_limit", "walk"), [(0, False), (1, False), (300, False), (0, True), (300, True)]
+)
+def test_context_matches_same_rows_whatever_the_strategy(user, monkeypatch, probe_limit, walk):
     from pghistory_core.aggregate import _ContextFilter
 
     monkeypatch.setattr(_ContextFilter, "PROBE_LIMIT", probe_limit)
+    monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     for index in range(3):
         with pghistory_core.context(user=user.pk, request_id=f"r{index}"):
             Author.objects.create(name=f"a{index}")
     Author.objects.create(name="no context")
+    with pghistory_core.context(user=user.pk + 1):
+        Author.objects.create(name="another user")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pghistory_core_context")  # the share needs the row estimate
     queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
     assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
     sql = str(queryset.query)
     assert ("= ANY(" in sql) == (probe_limit >= 3)
+    # Tested above the union, or in each branch (see _ContextFilter).
+    assert ("::uuid[])) IS TRUE" in sql) == (walk and probe_limit >= 3)
+    assert [e.pgh_data["name"] for e in queryset[:2]] == ["a2", "a1"]
+    assert queryset.count() == 3
+
+
+def _contexts(user_pk, count, when):
+    from pghistory_core.models import Context
+
+    created = Context.objects.bulk_create(
+        [Context(metadata={"user": user_pk}) for _ in range(count)]
+    )
+    Context.objects.filter(pk__in=[c.pk for c in created]).update(created_at=when, updated_at=when)
+
+
+def _tested_above_the_union(user_pk):
+    sql = str(Events.objects.context_matches({"user": user_pk}).order_by("-pgh_id")[:50].query)
+    return "::uuid[])) IS TRUE" in sql
+
+
+def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    from pghistory_core.aggregate import _ContextFilter
+
+    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", 50)
+    now = timezone.now()
+    _contexts(1, 20, now - datetime.timedelta(days=400))  # a busy user long ago
+    _contexts(0, 900, now - datetime.timedelta(days=30))  # everybody else, since then
+    _contexts(2, 20, now)  # a busy user today: 20 of 941 contexts (2%)
+    _contexts(3, 1, now)  # a rare user (0.1%)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pghistory_core_context")
+    assert _tested_above_the_union(2)
+    assert not _tested_above_the_union(3)
+    # As busy, but 900 contexts began since: reading newest first would cross all their events.
+    assert not _tested_above_the_union(1)
+    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", 5000)
+    assert _tested_above_the_union(1)
