@@ -59,32 +59,9 @@ class HashJoinEventTriggerSql(EventTriggerSql):
         )
 
 
-class HashChainTriggerSql(compiler.UpsertTriggerSql):
+class HashChainTriggerSql(EventTriggerSql):
     """Version 1 of the hash chain trigger template (a BEFORE trigger: ignoring it returns NEW,
     since NULL would drop the event)."""
 
     def get_template(self) -> str:
-        return """
-            CREATE OR REPLACE FUNCTION {pgid}()
-            RETURNS TRIGGER AS $$
-                {declare}
-                BEGIN
-                    IF TG_NAME = ANY(COALESCE(
-                        NULLIF(current_setting('pgtrigger.ignore', true), ''), '{{}}'
-                    )::name[]) THEN
-                        RETURN NEW;
-                    END IF;
-                    {func}
-                END;
-            $$ LANGUAGE plpgsql;
-
-            DROP TRIGGER IF EXISTS {pgid} ON {table};
-            CREATE {constraint} TRIGGER {pgid}
-                {when} {operation} ON {table}
-                {timing}
-                {referencing}
-                FOR EACH {level} {condition}
-                EXECUTE PROCEDURE {execute};
-
-            COMMENT ON TRIGGER {pgid} ON {table} IS '{hash}';
-        """
+        return super().get_template().replace("RETURN NULL;", "RETURN NEW;", 1)

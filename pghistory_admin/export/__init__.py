@@ -5,12 +5,7 @@ Postgres formats the rows with ``COPY … TO STDOUT``, and ``csv_rows``, the sam
 Python. Both read the filtered events newest first by keyset over ``pgh_id``, a chunk at a time,
 so memory stays constant whatever the export's size.
 
-``copy_chunks`` computes the diff column in one pass per chunk and event table: the table's events
-in the chunk's ``pgh_id`` range are ordered by object, and each gets its predecessor's values from
-``lag(…) OVER (PARTITION BY pgh_obj ORDER BY pgh_id)``. The window runs over the range's events
-before the export's filter is applied, so a predecessor that the filter leaves out still counts.
-Only an object's first event in the range looks its predecessor up (one probe of the
-``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range.
+How ``copy_chunks`` computes the diff column in one pass is told in ``export.copy``.
 """
 
 from __future__ import annotations

@@ -245,6 +245,7 @@ def test_verify_command_reports_heads_and_fails_on_a_broken_chain(capsys):
         call_command("pghistory_verify", "testapp.NoteEvent")
     with pytest.raises(CommandError, match="Not event models"):
         call_command("pghistory_verify", "testapp.Nope")
+    call_command("pghistory_verify", "testapp.ledgerentryevent")  # labels in any case
 
     with pghistory_core.bypass_append_only(LedgerEntryEvent):
         LedgerEntryEvent.objects.filter(pgh_label="insert").update(account="x")

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
 from django.utils import timezone
 
-from pghistory_core.aggregate import event_models, filter_event_models
+from pghistory_core.aggregate import event_models
+from pghistory_core.management.labels import named_event_models
 from pghistory_core.partitioning import (
     INTERVALS,
     AppendOnlyError,
@@ -56,10 +57,7 @@ class Command(BaseCommand):
             if not chosen:
                 self.stdout.write("No partitioned event tables.")
             return chosen
-        chosen = filter_event_models(labels)
-        unknown = {label.lower() for label in labels} - {m._meta.label_lower for m in chosen}
-        if unknown:
-            raise CommandError(f"Not event models: {', '.join(sorted(unknown))}")
+        chosen = named_event_models(labels)
         plain = [m._meta.label for m in chosen if not is_partitioned(m, using=using)]
         if plain:
             raise CommandError(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from pghistory_core.aggregate import event_models, filter_event_models
+from pghistory_core.management.labels import named_event_models
 from pghistory_core.pruning import AppendOnlyError, prune_keep_last, prune_older_than
 
 
@@ -29,10 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        chosen = filter_event_models(options["models"]) if options["models"] else event_models()
-        unknown = set(options["models"]) - {m._meta.label for m in chosen}
-        if unknown:
-            raise CommandError(f"Not event models: {', '.join(sorted(unknown))}")
+        chosen = named_event_models(options["models"])
         for event_model in chosen:
             kwargs: dict[str, Any] = {
                 "using": options["database"],

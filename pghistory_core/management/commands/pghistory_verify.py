@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pghistory_core.aggregate import event_models, filter_event_models
 from pghistory_core.hash_chain import chained_models, verify
+from pghistory_core.management.labels import named_event_models
 
 
 def _head(value: str) -> tuple[str, int, str]:
@@ -39,10 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        chosen = filter_event_models(options["models"]) if options["models"] else event_models()
-        unknown = set(options["models"]) - {m._meta.label for m in chosen}
-        if unknown:
-            raise CommandError(f"Not event models: {', '.join(sorted(unknown))}")
+        chosen = named_event_models(options["models"])
         chained = chained_models(chosen)
         if options["models"] and len(chained) != len(chosen):
             plain = sorted(m._meta.label for m in chosen if m not in chained)
