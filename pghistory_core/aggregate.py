@@ -397,8 +397,8 @@ class EventsCompiler(SQLCompiler):
         return super().compile(node)
 
     def quote_alias(self, alias: str) -> str:
-        """The quoted alias of the aggregate's table in this query."""
-        return self.connection.ops.quote_name(alias)
+        """The aggregate's table in this query as Django writes it (``U0`` in a subquery)."""
+        return self.quote_name_unless_alias(alias)
 
     def get_from_clause(self) -> Any:
         result, params = super().get_from_clause()
@@ -426,8 +426,7 @@ class _OuterContextTest(Expression):
         self.context_filter = context_filter
 
     def as_sql(self, compiler: Any, connection: Any) -> Any:
-        alias = compiler.quote_alias(compiler.query.base_table)
-        return self.context_filter.outer_sql(alias)
+        return self.context_filter.outer_sql(compiler.quote_alias(compiler.query.base_table))
 
 
 class EventsQuerySet(models.QuerySet[Any]):

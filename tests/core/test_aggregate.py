@@ -219,3 +219,22 @@ def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
     assert not _tested_above_the_union(1)
     monkeypatch.setattr(_ContextFilter, "WALK_RECENT", 5000)
     assert _tested_above_the_union(1)
+
+
+@pytest.mark.parametrize("walk", [False, True])
+def test_context_matches_inside_a_subquery(user, monkeypatch, walk):
+    # Django names the aggregate U0 there; the tests above the union must name it the same way.
+    from pghistory_core.aggregate import _ContextFilter
+
+    monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    with pghistory_core.context(user=user.pk):
+        Author.objects.create(name="mine")
+    Author.objects.create(name="not mine")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pghistory_core_context")
+    inner = Events.objects.context_matches({"user": user.pk}).values("pgh_id")
+    assert " IS TRUE" in str(inner.query) or not walk
+    outer = Events.objects.filter(pgh_id__in=inner).order_by("-pgh_id")
+    assert [e.pgh_data["name"] for e in outer] == ["mine"]
+    with_diff = Events.objects.filter(pgh_id__in=inner.values("pgh_id")).values("pgh_diff")
+    assert len(list(with_diff)) == 1
