@@ -398,7 +398,9 @@ class EventsCompiler(SQLCompiler):
 
     def quote_alias(self, alias: str) -> str:
         """The aggregate's table in this query as Django writes it (``U0`` in a subquery)."""
-        return self.quote_name_unless_alias(alias)
+        # Django 6 renamed quote_name_unless_alias() (deprecated there) to quote_name().
+        quote = getattr(self, "quote_name", None) or self.quote_name_unless_alias
+        return str(quote(alias))
 
     def get_from_clause(self) -> Any:
         result, params = super().get_from_clause()
