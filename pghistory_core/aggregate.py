@@ -431,8 +431,61 @@ class _OuterContextTest(Expression):
         return self.context_filter.outer_sql(compiler.quote_alias(compiler.query.base_table))
 
 
+_METADATA = "pgh_context_metadata"
+
+
+def _json_lookup_names() -> frozenset[str]:
+    from django.db.models.fields.json import KeyTransform
+
+    names: set[str] = set()
+    for owner in (models.JSONField, KeyTransform):
+        names.update(owner.get_lookups())
+        names.update(getattr(owner, "get_transforms", lambda: {})())
+    return frozenset(names)
+
+
+def _metadata_document(lookups: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON document that ``pgh_context_metadata__<key>…=value`` filters imply, or ``None``.
+
+    A context whose metadata has ``value`` at the key path contains ``{key: …value}``, so
+    ``context_matches(document)`` keeps a superset of the rows the filters keep: it can be added
+    in front of them (the filters still decide). Only exact matches of strings, numbers and
+    booleans on object keys qualify: ``None`` also matches a missing key, a digit key indexes
+    arrays, and other lookups (``__in``, ``__gt``, ``__contains`` ...) are not containment.
+    """
+    names = _json_lookup_names()
+    document: dict[str, Any] = {}
+    for lookup, value in lookups.items():
+        parts = lookup.split("__")
+        if parts[0] != _METADATA or len(parts) < 2:
+            continue
+        if parts[-1] == "exact":
+            parts.pop()
+        keys = parts[1:]
+        if (
+            not keys
+            or any(key in names or key.isdigit() or not key for key in keys)
+            or type(value) not in (str, int, float, bool)
+        ):
+            continue
+        node = document
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                return None  # a.b=1 and a=2 together: leave them to the filters
+        if keys[-1] in node:
+            return None
+        node[keys[-1]] = value
+    return document or None
+
+
 class EventsQuerySet(models.QuerySet[Any]):
-    """QuerySet of the aggregate stream."""
+    """QuerySet of the aggregate stream.
+
+    ``filter(pgh_context_metadata__user=5)`` also narrows the stream with
+    ``context_matches({"user": 5})`` first, so the matching contexts are looked up on the
+    metadata index instead of testing every event's context newest first (``_metadata_document``).
+    """
 
     def __init__(self, model: Any = None, query: Any = None, using: Any = None, hints: Any = None):
         if query is None and model is not None:
@@ -444,6 +497,11 @@ class EventsQuerySet(models.QuerySet[Any]):
         for name, value in attrs.items():
             setattr(clone.query, name, value)
         return clone
+
+    def filter(self, *args: Any, **kwargs: Any) -> EventsQuerySet:
+        document = _metadata_document(kwargs)
+        narrowed = self.context_matches(document) if document else self
+        return models.QuerySet.filter(narrowed, *args, **kwargs)  # type: ignore[return-value]
 
     def event_models(self) -> list[type[Event]]:
         """The event models this queryset reads (all installed ones unless ``across()`` narrowed them)."""

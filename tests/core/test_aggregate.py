@@ -238,3 +238,74 @@ def test_context_matches_inside_a_subquery(user, monkeypatch, walk):
     assert [e.pgh_data["name"] for e in outer] == ["mine"]
     with_diff = Events.objects.filter(pgh_id__in=inner.values("pgh_id")).values("pgh_diff")
     assert len(list(with_diff)) == 1
+
+
+def _unrouted(**lookups):
+    # The plain ORM filter, without the context_matches() narrowing of EventsQuerySet.filter.
+    from django.db.models import QuerySet
+
+    return QuerySet.filter(Events.objects.all(), **lookups)
+
+
+def _names(queryset):
+    return sorted(e.pgh_data["name"] for e in queryset)
+
+
+def _routed(queryset):
+    from pghistory_core.aggregate import _ContextFilter
+
+    return any(isinstance(f, _ContextFilter) for f in queryset.query.pgh_obj_filters)
+
+
+@pytest.mark.parametrize(
+    ("lookups", "expected", "routed"),
+    [
+        ({"pgh_context_metadata__user": 7}, ["int"], True),
+        ({"pgh_context_metadata__user__exact": 7}, ["int"], True),
+        ({"pgh_context_metadata__user": "7"}, ["str"], True),
+        ({"pgh_context_metadata__actor__id": 7}, ["nested"], True),
+        ({"pgh_context_metadata__flag": True}, ["int"], True),
+        ({"pgh_context_metadata__user": 7, "pgh_context_metadata__flag": True}, ["int"], True),
+        # Not containment: left to the ORM filter alone.
+        ({"pgh_context_metadata__user": None}, ["json null"], False),
+        ({"pgh_context_metadata__user__in": [7, "7"]}, ["int", "str"], False),
+        ({"pgh_context_metadata__user__gt": 6}, ["array holding 7", "int"], False),
+        ({"pgh_context_metadata__tags__0": 7}, ["list"], False),
+        ({"pgh_context_metadata__user__isnull": True}, ["list", "nested", "no context"], False),
+    ],
+)
+def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, routed):
+    """``filter(pgh_context_metadata__…=value)`` adds ``context_matches()`` where that keeps the
+    same rows: containment also matches a list holding the value, which the filter then drops."""
+    for name, metadata in [
+        ("int", {"user": 7, "flag": True}),
+        ("str", {"user": "7"}),
+        ("list", {"tags": [7, 8], "flag": False}),
+        ("nested", {"actor": {"id": 7}}),
+        ("json null", {"user": None}),
+    ]:
+        with pghistory_core.context(**metadata):
+            Author.objects.create(name=name)
+    with pghistory_core.context(user=[7, 8]):
+        Author.objects.create(name="array holding 7")  # contains {"user": 7}, not equal to it
+    Author.objects.create(name="no context")
+
+    queryset = Events.objects.filter(**lookups)
+    assert _routed(queryset) == routed
+    assert _names(queryset) == sorted(expected)
+    assert _names(queryset) == _names(_unrouted(**lookups))
+
+
+def test_metadata_document_of_conflicting_or_unusable_lookups():
+    from pghistory_core.aggregate import _metadata_document
+
+    assert _metadata_document({"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}) == {
+        "a": {"b": 1},
+        "c": "x",
+    }
+    assert _metadata_document({"pgh_context_metadata__a": 1, "pgh_context_metadata__a__b": 2}) is None
+    assert _metadata_document({"pgh_context_metadata__a__b": 2, "pgh_context_metadata__a": 1}) is None
+    assert _metadata_document({"pgh_context_metadata": {"a": 1}}) is None
+    assert _metadata_document({"pgh_context_metadata__a": [1]}) is None
+    assert _metadata_document({"pgh_context_metadata__a__contains": "x"}) is None
+    assert _metadata_document({"pgh_label": "insert"}) is None
