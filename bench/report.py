@@ -248,7 +248,35 @@ def _writes(results: dict[str, Any]) -> list[str]:
         for key, entry in diagnostics["sql_single_updates"].items():
             lines.append(f"- {key}: {_s(entry['median'])} ({entry['median'] / base:.2f}x)")
         lines.append("")
+        floor = diagnostics.get("event_floor")
+        if floor:
+            lines += _event_floor(floor)
     return lines
+
+
+def _event_floor(floor: dict[str, Any]) -> list[str]:
+    rows = floor["rows"]
+    update = floor["untracked UPDATE"]["median"]
+    lines = [
+        f"### The floor: writing {_n(rows)} events with each index of the event table",
+        "",
+        f"`INSERT … SELECT` of {_n(rows)} event rows into copies of pghistory-admin's event table with more and "
+        "more of its indexes (inside no trigger: what any trigger writing one row per changed row pays at least), "
+        f"beside the untracked `UPDATE` of {_n(rows)} rows in SQL, interleaved, medians. A tracked `update()` costs "
+        "the untracked update, plus the last line, plus reading the transition tables.",
+        "",
+        f"| event table | median ({_n(rows)} events) | µs per event | x the untracked `UPDATE` |",
+        "|---|---|---|---|",
+        f"| (untracked `UPDATE` of {_n(rows)} rows) | {_ms(update)} | - | 1.00x |",
+    ]
+    for label, entry in floor.items():
+        if label in ("rows", "untracked UPDATE"):
+            continue
+        median = entry["median"]
+        lines.append(
+            f"| {label} | {_ms(median)} | {median / rows * 1e6:.1f} | {median / update:.2f}x |"
+        )
+    return [*lines, ""]
 
 
 def _reads(results: dict[str, Any]) -> list[str]:

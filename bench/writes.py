@@ -256,4 +256,61 @@ def diagnose(rows: int, saves: int, plans_dir: Path) -> dict[str, Any]:
             timings.append(timed(loop)[0])
         found["sql_single_updates"][variant.key] = Samples(timings).as_dict()
     database.truncate(*{t for v in item_variants() for t in _tables(v)})
+    found["event_floor"] = event_floor(rows)
     return found
+
+
+#: Indexes of pghistory-admin's event table, added one at a time by ``event_floor``.
+_FLOOR_INDEXES = [
+    ("heap only", None),
+    ("+ primary key (pgh_id)", "ALTER TABLE {t} ADD PRIMARY KEY (pgh_id)"),
+    ("+ btree (pgh_obj_id, pgh_id)", "CREATE INDEX ON {t} (pgh_obj_id, pgh_id)"),
+    ("+ BRIN (pgh_created_at)", "CREATE INDEX ON {t} USING brin (pgh_created_at)"),
+    ("+ btree (pgh_context_id): pghistory-admin's table", "CREATE INDEX ON {t} (pgh_context_id)"),
+]
+
+
+def event_floor(rows: int, repeat: int = 5) -> dict[str, Any]:
+    """What writing ``rows`` events costs with each index of the event table, beside the untracked
+    ``UPDATE`` of as many rows: a trigger cannot write its events for less.
+
+    One ``INSERT … SELECT`` of the rows of an item table into copies of the event table (same
+    columns, defaults and sequence) with more and more of its indexes, every row with the same
+    context id (as in a statement inside a context), committed; the copies and the untracked
+    ``UPDATE`` interleaved in each repetition.
+    """
+    from bench import models as bench_models
+
+    events = database.table(bench_models.CoreItemEvent)  # type: ignore[attr-defined]
+    plain = bench_models.PlainItem
+    source = database.table(plain)
+    names = [f"bench_floor_{index}" for index in range(len(_FLOOR_INDEXES))]
+    copies = [database.qn(name) for name in names]
+    samples: dict[str, list[float]] = {"untracked UPDATE": []}
+    try:
+        for index in range(len(_FLOOR_INDEXES)):
+            database.execute(f"CREATE TABLE {copies[index]} (LIKE {events} INCLUDING DEFAULTS)")
+            for previous in _FLOOR_INDEXES[1 : index + 1]:
+                database.execute(str(previous[1]).format(t=copies[index]))
+        insert = (
+            "INSERT INTO {t} (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, id, name, "
+            "price, status, updated_at, notes) SELECT now(), 'update', id, "
+            f"'{database.CONTEXT_ID}'::uuid, id, name, price, status, updated_at, notes FROM {source}"
+        )
+        update = _sql_statements(source, rows)["update"]
+        for _ in range(repeat):
+            database.truncate(plain)
+            seed(plain, rows)
+            database.checkpoint()
+            samples["untracked UPDATE"].append(timed(lambda: database.execute(update))[0])
+            for (label, _), name, copy in zip(_FLOOR_INDEXES, names, copies, strict=True):
+                database.truncate(name)
+                database.checkpoint()
+                samples.setdefault(label, []).append(
+                    timed(lambda copy=copy: database.execute(insert.format(t=copy)))[0]
+                )
+    finally:
+        for copy in copies:
+            database.execute(f"DROP TABLE IF EXISTS {copy}")
+        database.truncate(plain)
+    return {"rows": rows, **{label: Samples(s).as_dict() for label, s in samples.items()}}

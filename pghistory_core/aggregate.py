@@ -437,11 +437,9 @@ _METADATA = "pgh_context_metadata"
 def _json_lookup_names() -> frozenset[str]:
     from django.db.models.fields.json import KeyTransform
 
-    names: set[str] = set()
-    for owner in (models.JSONField, KeyTransform):
-        names.update(owner.get_lookups())
-        names.update(getattr(owner, "get_transforms", lambda: {})())
-    return frozenset(names)
+    # Transforms are registered as lookups too. (get_lookups is a class-or-instance method.)
+    owners: list[Any] = [models.JSONField, KeyTransform]
+    return frozenset(name for owner in owners for name in owner.get_lookups())
 
 
 def _metadata_document(lookups: dict[str, Any]) -> dict[str, Any] | None:
@@ -501,7 +499,7 @@ class EventsQuerySet(models.QuerySet[Any]):
     def filter(self, *args: Any, **kwargs: Any) -> EventsQuerySet:
         document = _metadata_document(kwargs)
         narrowed = self.context_matches(document) if document else self
-        return models.QuerySet.filter(narrowed, *args, **kwargs)  # type: ignore[return-value]
+        return models.QuerySet.filter(narrowed, *args, **kwargs)
 
     def event_models(self) -> list[type[Event]]:
         """The event models this queryset reads (all installed ones unless ``across()`` narrowed them)."""

@@ -299,12 +299,18 @@ def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, rou
 def test_metadata_document_of_conflicting_or_unusable_lookups():
     from pghistory_core.aggregate import _metadata_document
 
-    assert _metadata_document({"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}) == {
+    assert _metadata_document(
+        {"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}
+    ) == {
         "a": {"b": 1},
         "c": "x",
     }
-    assert _metadata_document({"pgh_context_metadata__a": 1, "pgh_context_metadata__a__b": 2}) is None
-    assert _metadata_document({"pgh_context_metadata__a__b": 2, "pgh_context_metadata__a": 1}) is None
+    assert (
+        _metadata_document({"pgh_context_metadata__a": 1, "pgh_context_metadata__a__b": 2}) is None
+    )
+    assert (
+        _metadata_document({"pgh_context_metadata__a__b": 2, "pgh_context_metadata__a": 1}) is None
+    )
     assert _metadata_document({"pgh_context_metadata": {"a": 1}}) is None
     assert _metadata_document({"pgh_context_metadata__a": [1]}) is None
     assert _metadata_document({"pgh_context_metadata__a__contains": "x"}) is None
