@@ -195,6 +195,9 @@ class _ContextFilter:
 
     #: Up to this many matching contexts, their ids are sent to each event table.
     PROBE_LIMIT = 5000
+    #: Up to this many, the test above the union compares with their ids, sent as one constant
+    #: array (which Postgres hashes once per table); beyond, it looks them up in a subquery.
+    ID_LIMIT = 50_000
     #: Matching at least this share of all contexts (a busy user), the test moves above the union.
     WALK_SHARE = 0.005
     #: ...unless this many contexts began after the newest match was last written: reading
@@ -207,7 +210,10 @@ class _ContextFilter:
         self.documents = [
             json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
         ]
-        self.context_ids: list[Any] | None = None
+        #: How many contexts match (at most ``ID_LIMIT + 1``) and their ids as a ``uuid[]``
+        #: literal (``None`` above ``ID_LIMIT``), once resolved.
+        self.matches = 0
+        self.ids: str | None = None
         #: Whether the test runs above the union (``outer_sql``) instead of in each branch.
         self.walk = False
 
@@ -215,25 +221,30 @@ class _ContextFilter:
         return " OR ".join([f"{alias}.metadata @> %s::jsonb"] * len(self.documents))
 
     def resolve(self, connection: Any) -> None:
-        """Look up the matching contexts (at most ``PROBE_LIMIT + 1``) and where to test them.
+        """Look up the matching contexts (at most ``ID_LIMIT + 1``) and where to test them.
 
-        One query: the matches, the planner's estimate of all contexts (no count over the
-        table) and how many contexts began after the newest match was last written.
+        One query: how many match and their ids, the planner's estimate of all contexts (no
+        count over the table) and how many contexts began after the newest match was last
+        written. The ids come back as one ``uuid[]`` literal, passed back as one parameter.
         """
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH _pgh_m AS (SELECT _pgh_c.id, _pgh_c.updated_at FROM {_CONTEXT_TABLE} AS "
                 f"_pgh_c WHERE {self._tests('_pgh_c')} LIMIT %s) "
-                "SELECT _pgh_m.id, (SELECT reltuples FROM pg_class WHERE oid = %s::regclass), "
+                "SELECT count(*), array_agg(_pgh_m.id)::text, "
+                "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass), "
                 f"(SELECT count(*) FROM (SELECT 1 FROM {_CONTEXT_TABLE} WHERE created_at > "
                 "(SELECT max(updated_at) FROM _pgh_m) LIMIT %s) AS _pgh_newer) FROM _pgh_m",
-                [*self.documents, self.PROBE_LIMIT + 1, _CONTEXT_TABLE, self.WALK_RECENT],
+                [*self.documents, self.ID_LIMIT + 1, _CONTEXT_TABLE, self.WALK_RECENT],
             )
-            rows = cursor.fetchall()
-        self.context_ids = [row[0] for row in rows] if len(rows) <= self.PROBE_LIMIT else None
-        total = float(rows[0][1]) if rows else 0.0
-        busy = bool(rows) and total > 0 and len(rows) / total >= self.WALK_SHARE
-        self.walk = self.context_ids is None or (busy and rows[0][2] < self.WALK_RECENT)
+            self.matches, ids, total, newer = cursor.fetchone()
+        self.ids = ids if self.matches <= self.ID_LIMIT else None
+        busy = self.matches > 0 and total > 0 and self.matches / float(total) >= self.WALK_SHARE
+        self.walk = (
+            self.ids is None
+            or self.matches > self.PROBE_LIMIT
+            or (busy and newer < self.WALK_RECENT)
+        )
 
     def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
         """The test above the union (``TRUE`` when the branches test)."""
@@ -243,8 +254,8 @@ class _ContextFilter:
         # key, and stops when the page is full. Rows of denormalised (JSON) contexts carry their
         # metadata and were tested in their branch; the others carry NULL there.
         params: list[Any]
-        if self.context_ids is not None:
-            test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.context_ids]
+        if self.ids is not None:
+            test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.ids]
         else:
             test = (
                 f"{alias}.pgh_context_id IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
@@ -263,13 +274,11 @@ class _ContextFilter:
             return [f"{alias}.{context_column} @> %s::jsonb" for _ in self.documents], list(
                 self.documents
             )
-        if kind != "fk":
+        if kind != "fk" or not self.matches:
             return [], []
+        # More than PROBE_LIMIT matches are always tested above the union (walk).
         context_column = quote(column(event_model, "pgh_context"))
-        # More than PROBE_LIMIT matches (context_ids is None) are always tested above the union.
-        if not self.context_ids:
-            return [], []
-        return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.context_ids]
+        return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.ids]
 
 
 def branch_sql(

@@ -159,12 +159,25 @@ def test_context_matches_uses_the_metadata_index(user):
 
 
 @pytest.mark.parametrize(
-    ("probe_limit", "walk"), [(0, False), (1, False), (300, False), (0, True), (300, True)]
+    ("probe_limit", "id_limit", "walk"),
+    [
+        (0, 50_000, False),
+        (1, 50_000, False),
+        (300, 50_000, False),
+        (0, 0, False),
+        (300, 1, False),
+        (0, 300, True),
+        (300, 300, True),
+        (300, 1, True),
+    ],
 )
-def test_context_matches_same_rows_whatever_the_strategy(user, monkeypatch, probe_limit, walk):
+def test_context_matches_same_rows_whatever_the_strategy(
+    user, monkeypatch, probe_limit, id_limit, walk
+):
     from pghistory_core.aggregate import _ContextFilter
 
     monkeypatch.setattr(_ContextFilter, "PROBE_LIMIT", probe_limit)
+    monkeypatch.setattr(_ContextFilter, "ID_LIMIT", id_limit)
     monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     for index in range(3):
         with pghistory_core.context(user=user.pk, request_id=f"r{index}"):
@@ -177,9 +190,13 @@ def test_context_matches_same_rows_whatever_the_strategy(user, monkeypatch, prob
     queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
     assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
     sql = str(queryset.query)
-    assert ("= ANY(" in sql) == (probe_limit >= 3)
-    # Tested above the union, or in each branch (see _ContextFilter).
-    assert ("::uuid[])) IS TRUE" in sql) == (walk and probe_limit >= 3)
+    # Tested above the union (busy, more than PROBE_LIMIT or more than ID_LIMIT matches) with
+    # the ids as one array or, past ID_LIMIT, a subquery; or in each branch (see _ContextFilter).
+    ids = id_limit >= 3
+    above = walk or probe_limit < 3 or not ids
+    assert ("::uuid[])) IS TRUE" in sql) == (above and ids)
+    assert ("IN (SELECT _pgh_c.id" in sql) == (not ids)
+    assert ("= ANY(" in sql) == ids
     assert [e.pgh_data["name"] for e in queryset[:2]] == ["a2", "a1"]
     assert queryset.count() == 3
 
