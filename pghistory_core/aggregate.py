@@ -184,24 +184,25 @@ class _ContextFilter:
     """Keeps events whose context metadata contains one of several JSON documents.
 
     Before the query is compiled, the matching contexts are looked up on the Context table's GIN
-    index. For a small share of all contexts (a rare user) each event table is probed for their
-    ids on its ``pgh_context_id`` index, in the table's UNION ALL branch. For a large share (a
-    busy user, some of whose contexts are recent) or very many, the test runs above the union
-    instead (``_OuterContextTest``): a branch with a WHERE clause cannot be read along its primary
-    key in the union's order, so Postgres fetched and sorted every event of the user before
-    returning a page (3 s at 10 million events); without one, each table is read newest first
-    and the read stops when the page is full.
+    index (at most ``PROBE_LIMIT + 1`` of them). For a small share of all contexts (a rare user)
+    each event table is probed for their ids on its ``pgh_context_id`` index, in the table's
+    UNION ALL branch. For a large share or very many (a busy user) whose contexts include recent
+    ones, the test runs above the union instead (``_OuterContextTest``): a branch with a WHERE
+    clause cannot be read along its primary key in the union's order, so Postgres fetched and
+    sorted every event of the user before returning a page (3 s at 10 million events); without
+    one, each table is read newest first and the read stops when the page is full. Above the
+    union the test compares with the ids (up to ``PROBE_LIMIT``) or, for more, looks each event's
+    context up by its primary key: a busy user's events are dense among the newest, so few are
+    looked up, where shipping all their ids (12,000 at 10 million events) or hashing them in
+    each table's branch cost more than the page.
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
     PROBE_LIMIT = 5000
-    #: Up to this many, the test above the union compares with their ids, sent as one constant
-    #: array (which Postgres hashes once per table); beyond, it looks them up in a subquery.
-    ID_LIMIT = 50_000
-    #: Matching at least this share of all contexts (a busy user), the test moves above the union.
+    #: Matching at least this share of all contexts (a busy user), the test moves above the union...
     WALK_SHARE = 0.005
-    #: ...unless this many contexts began after the newest match was last written: reading
-    #: newest first would cross all their events before finding one of the user's.
+    #: ...if one of this many newest contexts matches; otherwise reading newest first would cross
+    #: all their events before finding one of the user's.
     WALK_RECENT = 2000
 
     def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
@@ -210,10 +211,12 @@ class _ContextFilter:
         self.documents = [
             json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
         ]
-        #: How many contexts match (at most ``ID_LIMIT + 1``) and their ids as a ``uuid[]``
-        #: literal (``None`` above ``ID_LIMIT``), once resolved.
+        #: How many contexts match (at most ``PROBE_LIMIT + 1``) and their ids as a ``uuid[]``
+        #: literal (``None`` above ``PROBE_LIMIT``), once resolved.
         self.matches = 0
         self.ids: str | None = None
+        #: Whether one of the ``WALK_RECENT`` newest contexts matches.
+        self.recent = False
         #: Whether the test runs above the union (``outer_sql``) instead of in each branch.
         self.walk = False
 
@@ -221,30 +224,35 @@ class _ContextFilter:
         return " OR ".join([f"{alias}.metadata @> %s::jsonb"] * len(self.documents))
 
     def resolve(self, connection: Any) -> None:
-        """Look up the matching contexts (at most ``ID_LIMIT + 1``) and where to test them.
+        """Look up the matching contexts and where to test them.
 
-        One query: how many match and their ids, the planner's estimate of all contexts (no
-        count over the table) and how many contexts began after the newest match was last
-        written. The ids come back as one ``uuid[]`` literal, passed back as one parameter.
+        One query: how many match (at most ``PROBE_LIMIT + 1``) and their ids as one ``uuid[]``
+        literal (passed back as one parameter), the planner's estimate of all contexts (no count
+        over the table), and whether one of the newest contexts matches (the ``created_at``
+        index's newest ``WALK_RECENT``).
         """
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH _pgh_m AS (SELECT _pgh_c.id, _pgh_c.updated_at FROM {_CONTEXT_TABLE} AS "
-                f"_pgh_c WHERE {self._tests('_pgh_c')} LIMIT %s) "
-                "SELECT count(*), array_agg(_pgh_m.id)::text, "
+                f"WITH _pgh_m AS (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "
+                f"WHERE {self._tests('_pgh_c')} LIMIT %s) "
+                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(_pgh_m.id)::text END, "
                 "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass), "
-                f"(SELECT count(*) FROM (SELECT 1 FROM {_CONTEXT_TABLE} WHERE created_at > "
-                "(SELECT max(updated_at) FROM _pgh_m) LIMIT %s) AS _pgh_newer) FROM _pgh_m",
-                [*self.documents, self.ID_LIMIT + 1, _CONTEXT_TABLE, self.WALK_RECENT],
+                f"EXISTS (SELECT FROM (SELECT _pgh_c.metadata FROM {_CONTEXT_TABLE} AS _pgh_c "
+                f"ORDER BY _pgh_c.created_at DESC LIMIT %s) AS _pgh_c WHERE {self._tests('_pgh_c')}) "
+                "FROM _pgh_m",
+                [
+                    *self.documents,
+                    self.PROBE_LIMIT + 1,
+                    self.PROBE_LIMIT,
+                    _CONTEXT_TABLE,
+                    self.WALK_RECENT,
+                    *self.documents,
+                ],
             )
-            self.matches, ids, total, newer = cursor.fetchone()
-        self.ids = ids if self.matches <= self.ID_LIMIT else None
-        busy = self.matches > 0 and total > 0 and self.matches / float(total) >= self.WALK_SHARE
-        self.walk = (
-            self.ids is None
-            or self.matches > self.PROBE_LIMIT
-            or (busy and newer < self.WALK_RECENT)
-        )
+            self.matches, self.ids, total, self.recent = cursor.fetchone()
+        many = self.matches > self.PROBE_LIMIT
+        busy = many or (total > 0 and self.matches / float(total) >= self.WALK_SHARE)
+        self.walk = many or (busy and self.recent)
 
     def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
         """The test above the union (``TRUE`` when the branches test)."""
@@ -256,6 +264,13 @@ class _ContextFilter:
         params: list[Any]
         if self.ids is not None:
             test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.ids]
+        elif self.recent:
+            # A scalar subquery (never turned into a join): one primary key lookup per event read.
+            test = (
+                f"(SELECT {self._tests('_pgh_k')} FROM {_CONTEXT_TABLE} AS _pgh_k "
+                f"WHERE _pgh_k.id = {alias}.pgh_context_id)"
+            )
+            params = list(self.documents)
         else:
             test = (
                 f"{alias}.pgh_context_id IN (SELECT _pgh_c.id FROM {_CONTEXT_TABLE} AS _pgh_c "

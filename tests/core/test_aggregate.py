@@ -159,44 +159,52 @@ def test_context_matches_uses_the_metadata_index(user):
 
 
 @pytest.mark.parametrize(
-    ("probe_limit", "id_limit", "walk"),
+    ("probe_limit", "walk_recent", "walk"),
     [
-        (0, 50_000, False),
-        (1, 50_000, False),
-        (300, 50_000, False),
-        (0, 0, False),
-        (300, 1, False),
-        (0, 300, True),
-        (300, 300, True),
-        (300, 1, True),
+        (0, 2000, False),
+        (1, 2000, False),
+        (300, 2000, False),
+        (1, 0, False),
+        (300, 2000, True),
+        (300, 0, True),
     ],
 )
 def test_context_matches_same_rows_whatever_the_strategy(
-    user, monkeypatch, probe_limit, id_limit, walk
+    user, monkeypatch, probe_limit, walk_recent, walk
 ):
     from pghistory_core.aggregate import _ContextFilter
 
     monkeypatch.setattr(_ContextFilter, "PROBE_LIMIT", probe_limit)
-    monkeypatch.setattr(_ContextFilter, "ID_LIMIT", id_limit)
+    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", walk_recent)
     monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    from tests.testapp.models import Document
+
     for index in range(3):
         with pghistory_core.context(user=user.pk, request_id=f"r{index}"):
             Author.objects.create(name=f"a{index}")
+    with pghistory_core.context(user=user.pk):
+        Document.objects.create(body="d")  # a denormalised (JSON) context
     Author.objects.create(name="no context")
     with pghistory_core.context(user=user.pk + 1):
         Author.objects.create(name="another user")
+        Document.objects.create(body="another user's")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE pghistory_core_context")  # the share needs the row estimate
     queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
+    names = [e.pgh_data.get("name", e.pgh_data.get("body")) for e in queryset]
+    assert names == ["d", "a2", "a1", "a0"]
+    queryset = queryset.across(AuthorEvent)
     assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
     sql = str(queryset.query)
-    # Tested above the union (busy, more than PROBE_LIMIT or more than ID_LIMIT matches) with
-    # the ids as one array or, past ID_LIMIT, a subquery; or in each branch (see _ContextFilter).
-    ids = id_limit >= 3
-    above = walk or probe_limit < 3 or not ids
-    assert ("::uuid[])) IS TRUE" in sql) == (above and ids)
-    assert ("IN (SELECT _pgh_c.id" in sql) == (not ids)
-    assert ("= ANY(" in sql) == ids
+    # See _ContextFilter: up to PROBE_LIMIT matches, their ids go to each branch (a rare user)
+    # or above the union (busy and recent); beyond, the test above the union looks each event's
+    # context up (recent) or checks the ids of a subquery (not recent).
+    many = probe_limit < 3
+    recent = walk_recent > 0
+    assert ("= ANY(" in sql) == (not many)
+    assert ("::uuid[])) IS TRUE" in sql) == (not many and walk and recent)
+    assert ("WHERE _pgh_k.id = " in sql) == (many and recent)
+    assert ("IN (SELECT _pgh_c.id" in sql) == (many and not recent)
     assert [e.pgh_data["name"] for e in queryset[:2]] == ["a2", "a1"]
     assert queryset.count() == 3
 
