@@ -191,10 +191,11 @@ class _ContextFilter:
     clause cannot be read along its primary key in the union's order, so Postgres fetched and
     sorted every event of the user before returning a page (3 s at 10 million events); without
     one, each table is read newest first and the read stops when the page is full. Above the
-    union the test compares with the ids (up to ``PROBE_LIMIT``) or, for more, looks each event's
-    context up by its primary key: a busy user's events are dense among the newest, so few are
-    looked up, where shipping all their ids (12,000 at 10 million events) or hashing them in
-    each table's branch cost more than the page.
+    union the test compares with the ids (up to ``PROBE_LIMIT``) or, for more that are also at
+    least ``WALK_SHARE`` of all contexts, looks each event's context up by its primary key: such a
+    user's events are dense among the newest, so few are looked up, where shipping all their ids
+    (12,000 at 10 million events) or hashing them in each table's branch cost more than the page.
+    Otherwise a subquery of their contexts is hashed.
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
@@ -215,8 +216,10 @@ class _ContextFilter:
         #: literal (``None`` above ``PROBE_LIMIT``), once resolved.
         self.matches = 0
         self.ids: str | None = None
-        #: Whether one of the ``WALK_RECENT`` newest contexts matches.
+        #: Whether one of the ``WALK_RECENT`` newest contexts matches, and whether the matches are
+        #: at least ``WALK_SHARE`` of all contexts.
         self.recent = False
+        self.dense = False
         #: Whether the test runs above the union (``outer_sql``) instead of in each branch.
         self.walk = False
 
@@ -251,8 +254,8 @@ class _ContextFilter:
             )
             self.matches, self.ids, total, self.recent = cursor.fetchone()
         many = self.matches > self.PROBE_LIMIT
-        busy = many or (total > 0 and self.matches / float(total) >= self.WALK_SHARE)
-        self.walk = many or (busy and self.recent)
+        self.dense = total > 0 and self.matches / float(total) >= self.WALK_SHARE
+        self.walk = many or (self.dense and self.recent)
 
     def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
         """The test above the union (``TRUE`` when the branches test)."""
@@ -264,8 +267,10 @@ class _ContextFilter:
         params: list[Any]
         if self.ids is not None:
             test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.ids]
-        elif self.recent:
-            # A scalar subquery (never turned into a join): one primary key lookup per event read.
+        elif self.recent and self.dense:
+            # A scalar subquery (never turned into a join): one primary key lookup per event read,
+            # few when the user's events are dense among the newest. Otherwise the hashed subquery
+            # below costs less per event read.
             test = (
                 f"(SELECT {self._tests('_pgh_k')} FROM {_CONTEXT_TABLE} AS _pgh_k "
                 f"WHERE _pgh_k.id = {alias}.pgh_context_id)"

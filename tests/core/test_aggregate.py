@@ -165,6 +165,8 @@ def test_context_matches_uses_the_metadata_index(user):
         (1, 2000, False),
         (300, 2000, False),
         (1, 0, False),
+        (1, 2000, True),
+        (1, 0, True),
         (300, 2000, True),
         (300, 0, True),
     ],
@@ -198,13 +200,14 @@ def test_context_matches_same_rows_whatever_the_strategy(
     sql = str(queryset.query)
     # See _ContextFilter: up to PROBE_LIMIT matches, their ids go to each branch (a rare user)
     # or above the union (busy and recent); beyond, the test above the union looks each event's
-    # context up (recent) or checks the ids of a subquery (not recent).
+    # context up (recent and a large share) or checks the ids of a subquery.
     many = probe_limit < 3
     recent = walk_recent > 0
     assert ("= ANY(" in sql) == (not many)
     assert ("::uuid[])) IS TRUE" in sql) == (not many and walk and recent)
-    assert ("WHERE _pgh_k.id = " in sql) == (many and recent)
-    assert ("IN (SELECT _pgh_c.id" in sql) == (many and not recent)
+    dense = walk  # WALK_SHARE 0: every user is a large share of the contexts
+    assert ("WHERE _pgh_k.id = " in sql) == (many and recent and dense)
+    assert ("IN (SELECT _pgh_c.id" in sql) == (many and not (recent and dense))
     assert [e.pgh_data["name"] for e in queryset[:2]] == ["a2", "a1"]
     assert queryset.count() == 3
 
