@@ -480,6 +480,8 @@ def _metadata_document(lookups: dict[str, Any]) -> dict[str, Any] | None:
     booleans on object keys qualify: ``None`` also matches a missing key, a digit key indexes
     arrays, and other lookups (``__in``, ``__gt``, ``__contains`` ...) are not containment.
     """
+    if not any(lookup.startswith(_METADATA + "__") for lookup in lookups):
+        return None
     names = _json_lookup_names()
     document: dict[str, Any] = {}
     for lookup, value in lookups.items():

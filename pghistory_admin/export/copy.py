@@ -115,8 +115,12 @@ def copy_statements(
     size = chunk_size or COPY_CHUNK_SIZE
     connection = connections[queryset.db]
     chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
-    zone = timezone.get_current_timezone_name()
-    filtered = not _range_only(queryset)
+    export = _Export(
+        keys=keys,
+        zone=timezone.get_current_timezone_name(),
+        filtered=not _range_only(queryset),
+        connection=connection,
+    )
     ordered = queryset.order_by("-pgh_id")
     last: int | None = None
     while True:
@@ -126,10 +130,23 @@ def copy_statements(
             return
         rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
         models_ = [chosen[label] for label in chunk.labels]
-        yield _copy_sql(rows, models_, chunk, keys, zone, filtered, connection)
+        yield _copy_sql(rows, models_, chunk, export)
         if chunk.count < size:
             return
         last = chunk.lo
+
+
+@dataclass(frozen=True)
+class _Export:
+    """What every chunk of one export is formatted with."""
+
+    #: Context metadata keys, one column each.
+    keys: list[str]
+    #: Time zone of the ``created_at`` column.
+    zone: str
+    #: Whether the export keeps less than every event of a chunk's id range.
+    filtered: bool
+    connection: Any
 
 
 @dataclass(frozen=True)
@@ -285,40 +302,26 @@ def _range_only(queryset: models.QuerySet[Any]) -> bool:
 
 
 def _copy_sql(
-    rows: models.QuerySet[Any],
-    chosen: Sequence[type[Event]],
-    chunk: _Chunk,
-    keys: list[str],
-    zone: str,
-    filtered: bool,
-    connection: Any,
+    rows: models.QuerySet[Any], chosen: Sequence[type[Event]], chunk: _Chunk, export: _Export
 ) -> str:
     """``COPY`` of a chunk; ``rows`` is the export's queryset limited to the chunk's range.
 
-    When ``filtered``, the rows' ids (and, in a sparse chunk, their objects) are read first
-    (``_pgh_chunk``); each table's branch keeps those of its events.
+    When the export is ``filtered``, the rows' ids (and, in a sparse chunk, their objects) are
+    read first (``_pgh_chunk``); each table's branch keeps those of its events.
     """
-    branches = " UNION ALL ".join(
-        _branch_sql(model, chunk, keys, zone, filtered, connection) for model in chosen
-    )
+    branches = " UNION ALL ".join(_branch_sql(model, chunk, export) for model in chosen)
     statement = f"SELECT * FROM ({branches}) AS _pgh_u ORDER BY _pgh_u.pgh_id DESC"
-    if filtered:
+    if export.filtered:
         values = ("pgh_id", "pgh_model") if chunk.dense else ("pgh_id", "pgh_model", "pgh_obj_id")
         sql, params = rows.values(*values).query.sql_with_params()
-        selected = connection.ops.compose_sql(sql, params)
+        selected = export.connection.ops.compose_sql(sql, params)
         statement = f"WITH _pgh_chunk AS MATERIALIZED ({selected}) {statement}"
     return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)"
 
 
-def _branch_sql(
-    event_model: type[Event],
-    chunk: _Chunk,
-    keys: list[str],
-    zone: str,
-    filtered: bool,
-    connection: Any,
-) -> str:
+def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str:
     """The CSV columns of one event table's events in the chunk."""
+    keys, zone, filtered, connection = export.keys, export.zone, export.filtered, export.connection
     table = quote(event_model._meta.db_table)
     label = literal(event_model._meta.label)
     exported = (
