@@ -31,9 +31,9 @@ def results_requests(page: Page) -> list[str]:
     sent: list[str] = []
     page.on(
         "request",
-        lambda request: sent.append(urlsplit(request.url).query)
-        if _is_results_request(request)
-        else None,
+        lambda request: (
+            sent.append(urlsplit(request.url).query) if _is_results_request(request) else None
+        ),
     )
     return sent
 
@@ -137,7 +137,9 @@ def _newest_event() -> tuple[int, str]:
 def _events_of(model: str) -> Any:
     """What the audit log's model filter shows for ``model``: all its event models."""
     tracked = apps.get_model(model)
-    event_models = [m for m in apps.get_models() if getattr(m, "pgh_tracked_model", None) is tracked]
+    event_models = [
+        m for m in apps.get_models() if getattr(m, "pgh_tracked_model", None) is tracked
+    ]
     return Events.objects.across(*event_models)
 
 
