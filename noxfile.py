@@ -112,6 +112,17 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(python=TOOLS_PYTHON)
+def package(session: nox.Session) -> None:
+    """Build the sdist and wheel, check their contents, and follow the README's install section.
+
+    The wheel goes into a new virtualenv with a ``django-admin startproject`` configured as the
+    README says; the project is migrated and its admin history pages loaded (tests/package/).
+    """
+    session.install("-e", ".[test,psycopg]", "build[uv]", "trove-classifiers")
+    session.run("pytest", "-m", "package", "tests/package", *session.posargs)
+
+
+@nox.session(python=TOOLS_PYTHON)
 def e2e(session: nox.Session) -> None:
     """Drive the admin in headless Chromium with Playwright.
 
