@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_serve and not _port_is_free(addr, port):
         # Checked first: runserver would fail only after the seed, and with os._exit(), which
         # skips the database shutdown.
-        print(f"Port {port} on {addr} is in use; pass another: python -m example_project 8001")
+        print(
+            f"Port {port} on {addr} is in use; pass another: python dev.py demo -- 8001"
+            " (or python -m example_project 8001)"
+        )
         return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     # Ctrl-C and SIGTERM (nox, CI, kill) exit through SystemExit so atexit stops the embedded
