@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -35,10 +36,13 @@ def main(argv: list[str]) -> int:
     _ensure_bootstrap()
     nox = [str(_BIN / "nox"), "--noxfile", str(ROOT / "noxfile.py")]
     env = {**os.environ, "PATH": os.pathsep.join([*_pyenv_bin_dirs(), os.environ.get("PATH", "")])}
-    try:
-        return subprocess.run([*nox, *_nox_args(argv)], cwd=ROOT, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 130
+    process = subprocess.Popen([*nox, *_nox_args(argv)], cwd=ROOT, env=env)
+    # Ctrl-C reaches nox and its session's command as well (one process group): nox lets the
+    # command stop and reports how it ended, so dev.py waits for that instead of killing nox.
+    # A SIGTERM sent to dev.py is passed on (the noxfile turns it into that interrupt).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: process.send_signal(signum))
+    return process.wait()
 
 
 def _nox_args(argv: list[str]) -> list[str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+from types import FrameType
 
 import nox
 
@@ -22,6 +24,16 @@ TOOLS_PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
 MYPY = ["mypy==2.4.1", "django-stubs==6.1.2"]
 DJANGO = {"5.2": "django>=5.2,<5.3", "6": "django>=6.0,<7"}
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+# SIGTERM (CI, a supervisor, dev.py passing one on) ends a session the way Ctrl-C does: nox
+# asks the running command to stop, waits for it and reports how it ended, instead of dying
+# and leaving the command running.
+signal.signal(signal.SIGTERM, _interrupt)
 
 # (python, django, driver): each supported Django on its oldest Python, with each driver.
 MATRIX = [
@@ -81,9 +93,35 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=TOOLS_PYTHON)
 def demo(session: nox.Session) -> None:
-    """Run the example project: migrate, seed, print the login, serve (``python -m example_project``)."""
+    """Run the example project: migrate, seed, print the login, serve (``python -m example_project``).
+
+    ``python dev.py demo -- 8001`` serves on another port (``ADDR:PORT`` works too).
+    """
     session.install("-e", ".[psycopg]", "pgserver")
-    session.run("python", "-m", "example_project", *session.posargs)
+    # Ctrl-C reaches the demo directly (same process group); after a SIGTERM sent to nox (see
+    # _interrupt), nox sends one on after ``interrupt_timeout``. Either way the demo stops its
+    # PostgreSQL and exits 0, which nox takes for success within ``terminate_timeout``.
+    session.run(
+        "python",
+        "-m",
+        "example_project",
+        *session.posargs,
+        interrupt_timeout=1.0,
+        terminate_timeout=30.0,
+    )
+
+
+# On the newest Python the tests cover, so the fresh project gets what a newcomer gets today:
+# the newest Django (6.x needs Python 3.12+).
+@nox.session(python=MATRIX[-1][0])
+def package(session: nox.Session) -> None:
+    """Build the sdist and wheel, check their contents, and follow the README's install section.
+
+    The wheel goes into a new virtualenv with a ``django-admin startproject`` configured as the
+    README says; the project is migrated and its admin history pages loaded (tests/package/).
+    """
+    session.install("-e", ".[test,psycopg]", "build[uv]", "trove-classifiers")
+    session.run("pytest", "-m", "package", "tests/package", *session.posargs)
 
 
 @nox.session(python=TOOLS_PYTHON)

@@ -2,7 +2,8 @@
 
 Migrates, creates the ``admin`` superuser, seeds an empty shop, prints how to log in, then serves
 the admin with ``runserver --noreload``: one process, so the embedded PostgreSQL started by
-``devdb`` stops when the server does. Run it from the repository root (``python dev.py demo``).
+``devdb`` stops when the server does. Run it from the repository root (``python dev.py demo``,
+``python dev.py demo -- 8001`` for another port). Ctrl-C or SIGTERM stops it with exit status 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
 DEFAULT_ADDR = "127.0.0.1"
 DEFAULT_PORT = "8000"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_serve and not _port_is_free(addr, port):
         # Checked first: runserver would fail only after the seed, and with os._exit(), which
         # skips the database shutdown.
-        print(f"Port {port} on {addr} is in use; pass another: python -m example_project 8001")
+        print(
+            f"Port {port} on {addr} is in use; pass another: python dev.py demo -- 8001"
+            " (or python -m example_project 8001)"
+        )
         return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
-    # SIGTERM (nox, CI, kill) exits through SystemExit so atexit stops the embedded PostgreSQL.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # Ctrl-C and SIGTERM (nox, CI, kill) exit through SystemExit so atexit stops the embedded
+    # PostgreSQL; with status 0, since stopping is how a demo ends (nox reports anything else
+    # as a failed session).
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
 
     import django
     from django.core.management import call_command
@@ -38,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Preparing the database (migrate)...", flush=True)
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
-    # A demo database from an earlier checkout keeps its triggers; bring them up to date.
-    call_command("pgtrigger", "install", verbosity=0)
+    if installed := _install_triggers():
+        print(f"Installed or updated {installed} triggers left behind by an earlier checkout.")
     created = _ensure_admin()
 
     from example_project.shop import seeding
@@ -99,6 +107,27 @@ def _port_is_free(addr: str, port: str) -> bool:
     return True
 
 
+def _install_triggers() -> int:
+    """Bring a demo database's triggers up to date; how many were missing, outdated or orphaned.
+
+    A database from an earlier checkout may hold triggers of older models. Unlike
+    ``pgtrigger install``, this touches (and reports) only those, not all of them on every start.
+    """
+    import pgtrigger
+    from pgtrigger import core
+
+    changed = 0
+    for model, trigger in pgtrigger.registered():
+        status, _enabled = trigger.get_installation_status(model)
+        if status in (core.UNINSTALLED, core.OUTDATED):
+            trigger.install(model)
+            changed += 1
+    if orphans := pgtrigger.prunable():
+        pgtrigger.prune()
+        changed += len(orphans)
+    return changed
+
+
 def _ensure_admin() -> bool:
     """Create the ``admin`` superuser unless it exists; True when created."""
     from django.contrib.auth.models import User
@@ -123,8 +152,13 @@ def _print_banner(url: str, created: bool) -> None:
     print("\n".join([rule, *lines, rule]), flush=True)
 
 
-def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
-    sys.exit(128 + signum)
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # A second signal (nox sends SIGTERM after the terminal's SIGINT) must not interrupt the
+    # shutdown, which stops the embedded PostgreSQL.
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    print(f"\nStopping the demo ({signal.Signals(signum).name}).", flush=True)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

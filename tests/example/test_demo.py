@@ -1,8 +1,12 @@
 """The demo's entry point prepares a working admin on a fresh database (the README's first command)."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 
 import pytest
@@ -34,6 +38,8 @@ def test_demo_prepares_and_seeds(scratch_database):
     assert run.returncode == 0, run.stderr
     assert "admin" in run.stdout
     assert "Seeded" in run.stdout
+    # migrate installed the triggers: nothing to install again, nothing said about it.
+    assert "trigger" not in run.stdout + run.stderr
     # Second run: no reseed, same credentials.
     again = subprocess.run(
         [sys.executable, "-m", "example_project", "--no-serve"],
@@ -44,6 +50,19 @@ def test_demo_prepares_and_seeds(scratch_database):
     )
     assert again.returncode == 0, again.stderr
     assert "Seeded" not in again.stdout
+    assert "trigger" not in again.stdout + again.stderr
+    # A trigger missing (an older checkout's database): only that one is installed.
+    _drop_one_trigger(scratch_database)
+    repaired = subprocess.run(
+        [sys.executable, "-m", "example_project", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert repaired.returncode == 0, repaired.stderr
+    assert "Installed or updated 1 triggers" in repaired.stdout
+    assert "pgtrigger: Installing" not in repaired.stdout + repaired.stderr
     check = subprocess.run(
         [sys.executable, "-m", "django", "makemigrations", "--check", "--dry-run"],
         env={**env, "DJANGO_SETTINGS_MODULE": "example_project.settings"},
@@ -52,3 +71,64 @@ def test_demo_prepares_and_seeds(scratch_database):
         timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _drop_one_trigger(url):
+    """Drop a trigger of the demo's database, as an older checkout might have left it."""
+    conn = connection.Database.connect(url)  # psycopg or psycopg2, whichever the run uses
+    try:
+        conn.autocommit = True
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'shop_product'::regclass"
+            " AND tgname LIKE 'pgtrigger_%' LIMIT 1"
+        )
+        (name,) = cursor.fetchone()
+        cursor.execute(f'DROP TRIGGER "{name}" ON shop_product')
+    finally:
+        conn.close()
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(process, url, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the demo exited early: {process.communicate()[0]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 -- http://127.0.0.1
+                return response.status
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the demo did not answer on {url} within {timeout} s")
+
+
+def test_demo_server_stops_with_status_0_on_sigterm_and_sigint(scratch_database):
+    """nox reports a session whose command exits non-zero as failed: stopping is not failing."""
+    env = {**os.environ, "DATABASE_URL": scratch_database, "PYTHONUNBUFFERED": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "example_project", str(port), "--events", "20"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert _wait_until_serving(process, f"http://127.0.0.1:{port}/admin/login/") == 200
+            process.send_signal(signum)
+            output, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert process.returncode == 0, output
+        assert f"Stopping the demo ({signum.name})" in output
+        assert "Traceback" not in output
