@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from pghistory_core.aggregate import EventsManager
-from pghistory_core.fields import NextEventId
+from pghistory_core.fields import NextEventId, ProxyField
 from pghistory_core.indexes import JSONPathGinIndex
 
 if TYPE_CHECKING:
@@ -75,9 +75,10 @@ class Event(models.Model):
 
 
 class BaseEvents(models.Model):
-    """Columns shared by the aggregate streams."""
+    """Columns shared by the aggregate streams (django-pghistory 3.x's ``Events`` columns)."""
 
     pgh_id = models.BigIntegerField(primary_key=True)
+    pgh_slug = models.TextField(help_text="'app_label.EventModel:pgh_id', unique across tables.")
     pgh_created_at = models.DateTimeField()
     pgh_label = models.TextField()
     pgh_model = models.TextField(help_text="The event model, as 'app_label.ModelName'.")
@@ -85,9 +86,11 @@ class BaseEvents(models.Model):
     pgh_obj_id = models.TextField(null=True)  # noqa: DJ001 - NULL: the event model has no pgh_obj
     pgh_data = models.JSONField()
     pgh_diff = models.JSONField(null=True)
-    pgh_context = models.ForeignKey(
-        Context, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    pgh_context_id = models.UUIDField(null=True, help_text="The id of the event's context.")
+    #: The context's metadata (a dict, as in django-pghistory 3.x): ``event.pgh_context["user"]``,
+    #: ``filter(pgh_context__url="/")``. Computed for the rows returned, like ``pgh_diff``.
+    pgh_context = models.JSONField(null=True)
+    #: The same metadata under the name this project used first.
     pgh_context_metadata = models.JSONField(null=True)
 
     class Meta:
@@ -103,12 +106,20 @@ class BaseEvents(models.Model):
 
         return apps.get_model(self.pgh_model)._base_manager.get(pgh_id=self.pgh_id)
 
+    @classmethod
+    def check(cls, **kwargs: Any) -> list[Any]:
+        """Proxies may declare fields read from the context (``ProxyField``), as in 3.x."""
+        return [error for error in super().check(**kwargs) if error.id != "models.E017"]
+
 
 class Events(BaseEvents):
     """Every event of every event model as one stream (a ``UNION ALL`` of the event tables).
 
     ``Events.objects.across(Model1Event, ...)`` narrows the models, ``tracks(*objs)`` keeps the
-    events of objects, ``references(*objs)`` also those whose foreign keys point at them.
+    events of objects, ``references(*objs)`` also those whose foreign keys point at them. A
+    proxy model of it may add fields read from the context: ``url = ProxyField(
+    "pgh_context__url", models.TextField(null=True))`` (a plain field reads the context key
+    of its own name).
     """
 
     objects = EventsManager()
@@ -118,20 +129,20 @@ class Events(BaseEvents):
         db_table = "pghistory_core_events"
 
 
-class MiddlewareEvents(BaseEvents):
+class MiddlewareEvents(Events):
     """``Events`` with the ``user`` and ``url`` recorded by ``HistoryMiddleware``."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
+    user = ProxyField(
+        "pgh_context__user",
+        models.ForeignKey(
+            settings.AUTH_USER_MODEL,
+            null=True,
+            on_delete=models.DO_NOTHING,
+            db_constraint=False,
+            related_name="+",
+        ),
     )
-    url = models.TextField(null=True)  # noqa: DJ001 - NULL: no URL was recorded
-
-    objects = EventsManager(middleware=True)
+    url = ProxyField("pgh_context__url", models.TextField(null=True))  # noqa: DJ001
 
     class Meta:
-        managed = False
-        db_table = "pghistory_core_middlewareevents"
+        proxy = True

@@ -90,10 +90,10 @@ class RowEvent(Tracker):
         return self.row or New
 
     def setup(self, event_model: type[Event]) -> None:
+        from pghistory_core.through import trigger_model
         from pghistory_core.triggers import triggers_for
 
-        tracked = event_model.pgh_tracked_model
-        pgtrigger.register(*triggers_for(self, event_model))(tracked)
+        pgtrigger.register(*triggers_for(self, event_model))(trigger_model(event_model))
 
 
 class InsertEvent(RowEvent):
