@@ -592,10 +592,10 @@ class EventsQuerySet(models.QuerySet[Any]):
         """Only events of these event models (classes or ``"app.Model"`` labels)."""
         return self._with(pgh_event_models=[_resolve_event_model(m) for m in event_models])
 
-    def tracks(self, *objs: models.Model) -> EventsQuerySet:
-        """Only events of these tracked objects."""
+    def tracks(self, *objs: Any) -> EventsQuerySet:
+        """Only events of these tracked objects (objects, or one list or queryset of them)."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=False)))
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=False)))
 
     def context_matches(self, *alternatives: dict[str, Any]) -> EventsQuerySet:
         """Events whose context metadata contains one of these documents (JSON containment).
@@ -608,10 +608,22 @@ class EventsQuerySet(models.QuerySet[Any]):
         chained = self._with(pgh_obj_filters=(*current, context_filter))
         return chained.filter(_OuterContextTest(context_filter))
 
-    def references(self, *objs: models.Model) -> EventsQuerySet:
+    def references(self, *objs: Any) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=True)))
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=True)))
+
+
+def _objects(objs: Sequence[Any]) -> list[models.Model]:
+    """``tracks(a, b)``, ``tracks([a, b])`` and ``tracks(queryset)`` alike, as in 3.x."""
+    if len(objs) == 1 and isinstance(objs[0], list | tuple | models.QuerySet):
+        objs = list(objs[0])
+    if not objs:
+        raise ValueError("tracks() and references() need at least one object.")
+    for obj in objs:
+        if not isinstance(obj, models.Model):
+            raise TypeError(f"tracks() and references() take model instances, not {obj!r}.")
+    return list(objs)
 
 
 class EventsManager(models.Manager.from_queryset(EventsQuerySet)):  # type: ignore[misc]

@@ -8,9 +8,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.db import models
 
-from pghistory_core.aggregate import EventsManager
+from pghistory_core.aggregate import EventsManager, EventsQuerySet
+from pghistory_core.event_query import EventManager, EventQuerySet
 from pghistory_core.fields import NextEventId, ProxyField
 from pghistory_core.indexes import JSONPathGinIndex
+
+__all__ = [
+    "BaseEvents",
+    "Context",
+    "Event",
+    "EventQuerySet",
+    "Events",
+    "EventsQuerySet",
+    "MiddlewareEvents",
+]
 
 if TYPE_CHECKING:
     from pghistory_core.trackers import Tracker
@@ -33,6 +44,16 @@ class Context(models.Model):
     def __str__(self) -> str:
         return str(self.id)
 
+    @classmethod
+    def install_pgh_attach_context_func(cls, using: str = "default") -> None:
+        """(Re)create the database functions the triggers use to attach contexts.
+
+        django-pghistory 3.x's name, for test suites that create tables without migrations.
+        """
+        from pghistory_core import sql
+
+        sql.install_functions(using)
+
 
 class Event(models.Model):
     """Abstract base of every event model; generated models add the tracked fields."""
@@ -40,6 +61,8 @@ class Event(models.Model):
     pgh_id = models.BigIntegerField(primary_key=True, db_default=NextEventId(), editable=False)
     pgh_created_at = models.DateTimeField(auto_now_add=True)
     pgh_label = models.TextField(help_text="The event label.")
+
+    objects = EventManager()
 
     pgh_tracked_model: ClassVar[type[models.Model]]
     pgh_tracked_fields: ClassVar[list[str]] = []
@@ -66,6 +89,22 @@ class Event(models.Model):
             )
             for name in self.pgh_tracked_fields
         }
+
+    @property
+    def can_revert(self) -> bool:
+        """Whether this event holds every field of the tracked model (3.x's ``can_revert``):
+        then it can also recreate a deleted row."""
+        tracked = {f.name for f in self.pgh_tracked_model._meta.concrete_fields}
+        return tracked.issubset(self.pgh_tracked_fields)
+
+    @classmethod
+    def check(cls, **kwargs: Any) -> list[Any]:
+        """A proxy may declare ``ProxyField``\\ s (fields read through a path), as in 3.x."""
+        errors = super().check(**kwargs)
+        local = cls._meta.local_fields
+        if cls._meta.proxy and local and all(hasattr(f, "pgh_proxy") for f in local):
+            errors = [error for error in errors if error.id != "models.E017"]
+        return errors
 
     def revert(self, using: str | None = None) -> models.Model:
         """Restore the tracked row to this event's values; recreates a deleted row."""

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 
+class RevertError(RuntimeError, ValueError):
+    """An event cannot restore its row. A ``RuntimeError`` as in django-pghistory 3.x (and a
+    ``ValueError``, as this project raised first)."""
+
+
 def revert_event(event: Event, using: str | None = None) -> models.Model:
     """Write ``event``'s tracked values back to its row (recreating it when deleted).
 
@@ -24,7 +29,7 @@ def revert_event(event: Event, using: str | None = None) -> models.Model:
     event_model = type(event)
     tracked_model = event_model.pgh_tracked_model
     if not event_model.pgh_has_obj:
-        raise ValueError(
+        raise RevertError(
             f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert."
         )
     opts = tracked_model._meta
@@ -43,7 +48,7 @@ def revert_event(event: Event, using: str | None = None) -> models.Model:
         obj = tracked_model._base_manager.using(using).filter(pk=obj_id).first()
         created = obj is None
         if created and missing:
-            raise ValueError(
+            raise RevertError(
                 f"Cannot recreate deleted {opts.label} {obj_id}: {event_model.__name__} does not "
                 f"track {', '.join(missing)}."
             )
