@@ -384,7 +384,9 @@ def branch_sql(
     if proxies:
         metadata = _metadata_sql(event_model, alias)
         for model_field, keys in proxies:
-            value = _proxy_column_sql(model_field, keys, metadata, connection or connections["default"])
+            value = _proxy_column_sql(
+                model_field, keys, metadata, connection or connections["default"]
+            )
             columns.append(f"{value} AS {quote(str(model_field.column))}")
     sql = f"SELECT {', '.join(columns)} FROM {quote(event_model._meta.db_table)} AS {alias}"
     wheres: list[str] = []
@@ -466,7 +468,12 @@ class EventsCompiler(SQLCompiler):
     """
 
     def compile(self, node: Any) -> Any:
-        if isinstance(node, Col) and concrete(node.target.model) is concrete(self.query.model):
+        model = self.query.model
+        if (
+            isinstance(node, Col)
+            and model is not None
+            and concrete(node.target.model) is concrete(model)
+        ):
             name = node.target.name
             if name == "pgh_diff":
                 chosen = self.query.event_models_chosen()  # type: ignore[attr-defined]

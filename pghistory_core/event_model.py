@@ -59,7 +59,7 @@ def _event_model_module(tracked_model: type[models.Model], app_label: str | None
         return tracked_model.__module__
     if app_label not in apps.app_configs:
         raise ValueError(f"track(app_label={app_label!r}): no installed app has that label.")
-    return f"{apps.app_configs[app_label].module.__name__}.models"
+    return f"{apps.app_configs[app_label].name}.models"
 
 
 def _tracked_fields(
@@ -288,9 +288,7 @@ def create_event_model(
         config.context_id_field() if context_id_field is UNSET else context_id_field
     )
     context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
-    obj = _obj_field(
-        tracked_model, obj_setting, model_name, default_related_name(base, fields)
-    )
+    obj = _obj_field(tracked_model, obj_setting, model_name, default_related_name(base, fields))
 
     chained = config.hash_chain() if hash_chain is UNSET else bool(hash_chain)
     attrs = dict(attrs or {})
@@ -389,7 +387,11 @@ def _register_event_model(event_model: type[Any]) -> None:
     registered: dict[str, Any] = tracked.pgh_event_models
     for tracker in event_model.pgh_trackers:
         other = registered.get(tracker.label)
-        if other is not None and other is not event_model and other.__name__ != event_model.__name__:
+        if (
+            other is not None
+            and other is not event_model
+            and other.__name__ != event_model.__name__
+        ):
             raise ValueError(
                 f'Tracker label "{tracker.label}" is used by two event models of '
                 f"{tracked._meta.label} ({other.__name__} and {event_model.__name__}): "

@@ -42,6 +42,8 @@ class EventProxyCompiler(SQLCompiler):
         from pghistory_core.event_model import proxy_expression
 
         model = self.query.model
+        if model is None:  # pragma: no cover - event querysets always have a model
+            raise TypeError("An event query needs a model.")
         base = concrete(model)
         proxies = proxied_fields(model)
         names = {f.name for f in base._meta.get_fields()}

@@ -79,14 +79,14 @@ class RelatedField(Field):
     """Configuration of copied relations: no reverse accessors on the target model."""
 
     _defaults = {"related_name": "+", "related_query_name": "+"}
-    _setting = "related_field"
+    _setting: str | None = "related_field"
 
 
 class ForeignKey(RelatedField):
     """Configuration of copied foreign keys: no database constraint, nothing cascades."""
 
     _defaults = {"on_delete": models.DO_NOTHING, "db_constraint": False}
-    _setting = "foreign_key_field"
+    _setting: str | None = "foreign_key_field"
 
 
 class ObjForeignKey(ForeignKey):
@@ -102,28 +102,28 @@ class ObjForeignKey(ForeignKey):
         "db_index": False,
         "null": False,
     }
-    _setting = None
+    _setting: str | None = None
 
 
 class ContextForeignKey(ForeignKey):
     """``pgh_context`` as a foreign key to :class:`pghistory_core.models.Context`."""
 
     _defaults = {"null": True, "related_query_name": DEFAULT, "db_index": True}
-    _setting = None
+    _setting: str | None = None
 
 
 class ContextJSONField(Field):
     """``pgh_context`` as the context's metadata, denormalised into each event row."""
 
     _defaults = {"null": True}
-    _setting = None
+    _setting: str | None = None
 
 
 class ContextUUIDField(Field):
     """``pgh_context_id`` as a plain UUID next to a :class:`ContextJSONField`."""
 
     _defaults = {"null": True}
-    _setting = None
+    _setting: str | None = None
 
 
 class NextEventId(Func):
@@ -141,7 +141,7 @@ class NextEventId(Func):
         return ("pghistory_core.fields.NextEventId", (), {})
 
 
-def ProxyField(proxy: str, field: _F) -> _F:  # noqa: N802 - django-pghistory 3.x's name
+def ProxyField(proxy: str, field: _F) -> _F:
     """Expose a value found at a path of related fields or JSON keys as ``field``.
 
     ``ProxyField("pgh_context__metadata__user", models.ForeignKey(User, ...))`` on an event

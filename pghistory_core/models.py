@@ -181,7 +181,7 @@ class MiddlewareEvents(Events):
             related_name="+",
         ),
     )
-    url = ProxyField("pgh_context__url", models.TextField(null=True))  # noqa: DJ001
+    url = ProxyField("pgh_context__url", models.TextField(null=True))
 
     class Meta:
         proxy = True

@@ -51,7 +51,8 @@ class RowEvent(Tracker):
     """
 
     operation: pgtrigger.Operation | None = None
-    condition: Condition | None = None
+    #: A pghistory_core condition, or one of django-pgtrigger's (as 3.x code passes them).
+    condition: Any = None
     row: str | None = None
 
     def __init__(
@@ -59,7 +60,7 @@ class RowEvent(Tracker):
         label: str | None = None,
         *,
         operation: pgtrigger.Operation | None = None,
-        condition: Condition | None = UNSET,
+        condition: Any = UNSET,
         row: str | None = None,
         trigger_name: str | None = None,
         level: pgtrigger.Level | None = None,

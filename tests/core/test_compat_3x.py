@@ -214,9 +214,9 @@ def test_events_pgh_context_is_the_metadata_dict():
         "testapp.AuthorEvent",
     )
     assert event.pgh_data["name"] == "Le Guin" and event.pgh_diff is None
-    assert list(Events.objects.filter(pgh_context__url="/books/").values_list("pgh_id", flat=True)) == [
-        event.pgh_id
-    ]
+    assert list(
+        Events.objects.filter(pgh_context__url="/books/").values_list("pgh_id", flat=True)
+    ) == [event.pgh_id]
     assert Events.objects.filter(pgh_context__isnull=True).count() == 1
     assert Events.objects.values_list("pgh_context", flat=True).order_by("pgh_id")[0] == {
         "user": 5,
@@ -254,14 +254,16 @@ def test_events_proxy_fields_read_filter_and_join(user):
     Author.objects.create(name="without")
     event = CompatEvents.objects.get(url="/shop/")
     assert (event.user, event.url, event.pgh_data["name"]) == (user, "/shop/", "with")
-    assert list(CompatEvents.objects.filter(user=user).values_list("user__username", flat=True)) == [
-        "alice"
-    ]
+    assert list(
+        CompatEvents.objects.filter(user=user).values_list("user__username", flat=True)
+    ) == ["alice"]
     assert CompatEvents.objects.filter(user__isnull=True).count() == 2
     assert MiddlewareEvents.objects.get(user=user).url == "/shop/"
-    assert list(
-        MiddlewareEvents.objects.order_by("pgh_id").values_list("url", flat=True)
-    ) == ["/shop/", "/other/", None]
+    assert list(MiddlewareEvents.objects.order_by("pgh_id").values_list("url", flat=True)) == [
+        "/shop/",
+        "/other/",
+        None,
+    ]
 
 
 @pytest.mark.django_db
@@ -271,9 +273,9 @@ def test_proxy_of_an_event_model_reads_the_context_user_as_a_foreign_key(user):
     Gadget.objects.create(name="fan")
     rows = GadgetEventProxy.objects.filter(pgh_label="insert").order_by("pgh_id")
     assert [(e.name, e.user) for e in rows] == [("lamp", user), ("fan", None)]
-    assert list(GadgetEventProxy.objects.filter(user__username="alice").values_list("name", flat=True)) == [
-        "lamp"
-    ]
+    assert list(
+        GadgetEventProxy.objects.filter(user__username="alice").values_list("name", flat=True)
+    ) == ["lamp"]
 
 
 # 6. Field arguments a field class refuses ----------------------------------------------------
@@ -297,8 +299,9 @@ def test_exclude_field_kwargs_setting_drops_arguments():
         model = pghistory_core.create_event_model(Gadget, fields=["price"], model_name="Tmp")
     assert model._meta.get_field("price").decimal_places is None
     assert model._meta.get_field("price").max_digits == 8
-    with override_settings(PGHISTORY_EXCLUDE_FIELD_KWARGS=["unique"]), pytest.raises(
-        ImproperlyConfigured
+    with (
+        override_settings(PGHISTORY_EXCLUDE_FIELD_KWARGS=["unique"]),
+        pytest.raises(ImproperlyConfigured),
     ):
         config.exclude_field_kwargs()
 
@@ -414,7 +417,7 @@ def test_create_event_and_revert_as_in_3x():
 
 def test_pgtrigger_conditions_are_accepted_and_default_to_the_tracked_fields():
     model = pghistory_core.create_event_model(Gadget, fields=["price"], model_name="Tmp")
-    [pk_trigger, trigger] = triggers_for(
+    [_pk_trigger, trigger] = triggers_for(
         pghistory_core.UpdateEvent("x", condition=pgtrigger.AnyChange()), model
     )
     assert '"price"' in trigger.condition_sql and '"name"' not in trigger.condition_sql
@@ -427,7 +430,9 @@ def test_pgtrigger_conditions_are_accepted_and_default_to_the_tracked_fields():
 def test_a_label_used_by_two_event_models_of_one_model_is_refused():
     from pghistory_core.event_model import _register_event_model
 
-    twin = pghistory_core.create_event_model(Gadget, pghistory_core.InsertEvent(), model_name="Twin")
+    twin = pghistory_core.create_event_model(
+        Gadget, pghistory_core.InsertEvent(), model_name="Twin"
+    )
     with pytest.raises(ValueError, match='"insert" is used by two event models'):
         _register_event_model(twin)
 

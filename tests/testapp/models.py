@@ -187,9 +187,7 @@ class GadgetEventProxy(Gadget.pgh_event_models["insert"]):  # type: ignore[name-
 
     user = pghistory_core.ProxyField(
         "pgh_context__metadata__user",
-        models.ForeignKey(
-            "auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+"
-        ),
+        models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+"),
     )
 
     class Meta:
@@ -235,10 +233,8 @@ class Memo(models.Model):
 class CompatEvents(Events):
     """3.x's proxy of the aggregate: a plain field and a ProxyField read from the context."""
 
-    user = models.ForeignKey(
-        "auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+"
-    )
-    url = pghistory_core.ProxyField("pgh_context__url", models.TextField(null=True))  # noqa: DJ001
+    user = models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+")
+    url = pghistory_core.ProxyField("pgh_context__url", models.TextField(null=True))
 
     class Meta:
         proxy = True
