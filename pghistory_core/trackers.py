@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pgtrigger
 
-from pghistory_core.conditions import AnyChange, Condition
+from pghistory_core.conditions import AnyChange
 from pghistory_core.fields import UNSET
 
 if TYPE_CHECKING:
