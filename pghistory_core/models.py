@@ -113,6 +113,13 @@ class Event(models.Model):
         return revert_event(self, using=using)
 
 
+class NoObjectsManager(models.Manager[Any]):
+    """A manager whose querysets are empty."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return models.QuerySet(self.model, using=self._db).none()
+
+
 class BaseEvents(models.Model):
     """Columns shared by the aggregate streams (django-pghistory 3.x's ``Events`` columns)."""
 
@@ -162,6 +169,8 @@ class Events(BaseEvents):
     """
 
     objects = EventsManager()
+    #: Always empty, as django-pghistory 3.x's ``Events.no_objects`` (its default manager).
+    no_objects = NoObjectsManager()
 
     class Meta:
         managed = False

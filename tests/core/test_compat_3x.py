@@ -218,6 +218,7 @@ def test_events_pgh_context_is_the_metadata_dict():
         Events.objects.filter(pgh_context__url="/books/").values_list("pgh_id", flat=True)
     ) == [event.pgh_id]
     assert Events.objects.filter(pgh_context__isnull=True).count() == 1
+    assert list(Events.no_objects.all()) == []
     assert Events.objects.values_list("pgh_context", flat=True).order_by("pgh_id")[0] == {
         "user": 5,
         "url": "/books/",
@@ -461,3 +462,18 @@ def test_install_pgh_attach_context_func_and_its_setting():
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regprocedure('pghistory_core_context_json()') IS NOT NULL")
         assert cursor.fetchone()[0]
+
+
+def test_row_event_defaults_as_in_3x():
+    model = pghistory_core.create_event_model(Gadget, fields=["price"], model_name="Tmp")
+    # An update tracker without a condition records changes of the tracked fields only.
+    plain = pghistory_core.RowEvent("x", operation=pghistory_core.Update, row=pghistory_core.New)
+    assert '"price"' in triggers_for(plain, model)[-1].condition_sql
+    assert pghistory_core.RowEvent("y", operation=pghistory_core.Insert).condition is None
+
+    class PriceDrop(pghistory_core.UpdateEvent):
+        label = "price.drop"
+        condition = pghistory_core.Q(old__price__gt=pghistory_core.F("new__price"))
+
+    assert triggers_for(PriceDrop(), model)[-1].condition_sql == 'OLD."price" > (NEW."price")'
+    assert callable(PriceDrop().add_event_trigger)
