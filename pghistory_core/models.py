@@ -94,8 +94,9 @@ class Event(models.Model):
     def can_revert(self) -> bool:
         """Whether this event holds every field of the tracked model (3.x's ``can_revert``):
         then it can also recreate a deleted row."""
-        tracked = {f.name for f in self.pgh_tracked_model._meta.concrete_fields}
-        return tracked.issubset(self.pgh_tracked_fields)
+        from pghistory_core.revert import missing_fields
+
+        return not missing_fields(type(self))
 
     @classmethod
     def check(cls, **kwargs: Any) -> list[Any]:
@@ -106,11 +107,15 @@ class Event(models.Model):
             errors = [error for error in errors if error.id != "models.E017"]
         return errors
 
-    def revert(self, using: str | None = None) -> models.Model:
-        """Restore the tracked row to this event's values; recreates a deleted row."""
+    def revert(self, using: str | None = None, *, partial: bool = False) -> models.Model:
+        """Restore the tracked row to this event's values; recreates a deleted row.
+
+        An event of some fields only refuses (``RuntimeError``, as in 3.x) unless
+        ``partial=True``, which writes back the fields it has to the existing row.
+        """
         from pghistory_core.revert import revert_event
 
-        return revert_event(self, using=using)
+        return revert_event(self, using=using, partial=partial)
 
 
 class NoObjectsManager(models.Manager[Any]):

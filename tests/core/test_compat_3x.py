@@ -411,6 +411,10 @@ def test_create_event_and_revert_as_in_3x():
     assert not BookPriceEvent(pgh_obj_id=1).can_revert
     Author.objects.filter(pk=author.pk).update(name="Changed")
     assert event.revert().name == "Ursula"
+    book = Book.objects.create(title="t", author=author, price=Decimal("1"))
+    Book.objects.filter(pk=book.pk).update(price=Decimal("2"))
+    with pytest.raises(RuntimeError, match="does not track"):
+        book.price_events.get().revert()
 
 
 # Conditions and trackers ---------------------------------------------------------------------
