@@ -324,7 +324,13 @@ def create_event_model(
         )
     if proxies:
         class_attrs["objects"] = _proxy_manager(proxies)
-    return type(model_name, (base,), class_attrs)
+    event_model = type(model_name, (base,), class_attrs)
+    if not abstract:
+        # As django-pghistory 3.x: the generated model is importable from its module.
+        module_obj = sys.modules.get(event_model.__module__)
+        if module_obj is not None and not hasattr(module_obj, model_name):
+            setattr(module_obj, model_name, event_model)
+    return event_model
 
 
 def setup_event_model(event_model: type[Any]) -> None:
@@ -438,7 +444,7 @@ def track(
     """
 
     def decorator(tracked_model: type[models.Model]) -> type[models.Model]:
-        event_model = create_event_model(
+        create_event_model(
             tracked_model,
             *trackers,
             fields=fields,
@@ -456,9 +462,6 @@ def track(
             abstract=False,
             level=level,
         )
-        module = sys.modules[event_model.__module__]
-        if not hasattr(module, event_model.__name__):
-            setattr(module, event_model.__name__, event_model)
         return tracked_model
 
     return decorator
