@@ -155,3 +155,47 @@ def install_context_func_on_migrate() -> bool:
     """``PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE``: (re)create the context functions after
     every ``migrate``, for test suites that create tables without running migrations."""
     return bool(_get("INSTALL_CONTEXT_FUNC_ON_MIGRATE", False))
+
+
+# The configuration classes, importable from here as from django-pghistory 3.x's
+# ``pghistory.config`` (fields.py imports nothing of ours at import time).
+from pghistory_core.fields import (  # noqa: E402
+    ContextForeignKey,
+    ContextJSONField,
+    ContextUUIDField,
+    Field,
+    ForeignKey,
+    ObjForeignKey,
+    RelatedField,
+)
+
+__all__ = [
+    "CONTEXT_ID_SETTING",
+    "CONTEXT_METADATA_SETTING",
+    "EVENT_ID_SEQUENCE",
+    "ContextForeignKey",
+    "ContextJSONField",
+    "ContextUUIDField",
+    "Field",
+    "ForeignKey",
+    "ObjForeignKey",
+    "RelatedField",
+    "append_only",
+    "base_model",
+    "context_field",
+    "context_id_field",
+    "created_at_function",
+    "default_trackers",
+    "exclude_field_kwargs",
+    "field",
+    "foreign_key_field",
+    "hash_chain",
+    "ignored_commands",
+    "install_context_func_on_migrate",
+    "json_encoder",
+    "level",
+    "middleware_methods",
+    "obj_field",
+    "related_field",
+    "track_commands",
+]

@@ -118,6 +118,8 @@ def test_3x_public_modules_import():
     assert ContextModel is Context
     assert Event._meta.abstract and EventsQuerySet and EventQuerySet
     assert config.level() is pgtrigger.Statement  # a documented difference (3.x: Row)
+    for name in ("Field", "RelatedField", "ForeignKey", "ObjForeignKey", "ContextForeignKey"):
+        assert getattr(config, name) is getattr(pghistory_core, name)  # pghistory.config.<name>
 
 
 @pytest.mark.django_db
