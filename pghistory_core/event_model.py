@@ -163,26 +163,29 @@ def _obj_field(
     setting: config_fields.ObjForeignKey | None,
     model_name: str,
     related_name: str,
+    app_label: str,
+    module: str,
 ) -> models.ForeignKey[Any, Any] | None:
     if setting is None:
         return None
     if not isinstance(setting, config_fields.ObjForeignKey):
         raise TypeError(f"obj_field must be an ObjForeignKey() or None, not {setting!r}.")
+    target = tracked_model
     if tracked_model._meta.auto_created:
-        raise ImproperlyConfigured(
-            f"Cannot point pgh_obj at {tracked_model._meta.label}: Django allows no foreign key "
-            "to an auto-created many-to-many through model. Pass obj_field=None to track() "
-            "(its events keep both foreign keys of the through row)."
-        )
+        # Django allows no foreign key to an auto-created through model, but one to a proxy
+        # of it: the proxy that holds the triggers (through.py).
+        from pghistory_core.through import proxy_of
+
+        target = proxy_of(tracked_model, app_label, module)
     kwargs = setting.kwargs
     if "related_name" not in kwargs:
         kwargs["related_name"] = related_name
-        if hasattr(tracked_model, related_name):
+        if hasattr(target, related_name):
             # django-pghistory 3.x fails the system checks here (fields.E304: a parent model of
             # multi-table inheritance, or a second event model of the same fields): give this
             # one an accessor of its own instead.
             kwargs["related_name"] = f"{model_name.lower()}_events"
-    return models.ForeignKey(tracked_model, **kwargs)
+    return models.ForeignKey(target, **kwargs)
 
 
 def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | None, dict[str, Any]]:
@@ -288,7 +291,14 @@ def create_event_model(
         config.context_id_field() if context_id_field is UNSET else context_id_field
     )
     context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
-    obj = _obj_field(tracked_model, obj_setting, model_name, default_related_name(base, fields))
+    obj = _obj_field(
+        tracked_model,
+        obj_setting,
+        model_name,
+        default_related_name(base, fields),
+        app_label,
+        module,
+    )
 
     chained = config.hash_chain() if hash_chain is UNSET else bool(hash_chain)
     attrs = dict(attrs or {})

@@ -5,11 +5,13 @@ so triggers registered on it would never reach a migration, and nothing would be
 proxy model of it is part of the state (django-pgtrigger adds the dependency on the M2M field),
 which is what django-pghistory 3.x asks users to declare by hand (``class UserGroups(
 User.groups.through)`` with ``proxy = True``). Tracking the through model directly declares that
-proxy for you, in the event model's app, and installs the triggers through it.
+proxy for you, in the event model's app, and installs the triggers through it; ``pgh_obj``
+references it too (Django allows no foreign key to the auto-created model itself).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.apps import apps
@@ -21,7 +23,7 @@ def trigger_model(event_model: type[Any]) -> type[models.Model]:
     tracked: type[models.Model] = event_model.pgh_tracked_model
     if not tracked._meta.auto_created:
         return tracked
-    return _proxy_of(tracked, event_model._meta.app_label, event_model.__module__)
+    return proxy_of(tracked, event_model._meta.app_label, event_model.__module__)
 
 
 def proxy_name(through: type[models.Model]) -> str:
@@ -30,7 +32,8 @@ def proxy_name(through: type[models.Model]) -> str:
     return "".join(part[:1].upper() + part[1:] for part in parts) + "Through"
 
 
-def _proxy_of(through: type[models.Model], app_label: str, module: str) -> type[models.Model]:
+def proxy_of(through: type[models.Model], app_label: str, module: str) -> type[models.Model]:
+    """The proxy of ``through`` in ``app_label`` (declared the first time it is asked for)."""
     name = proxy_name(through)
     existing = apps.all_models[app_label].get(name.lower())
     if existing is not None:
@@ -46,4 +49,9 @@ def _proxy_of(through: type[models.Model], app_label: str, module: str) -> type[
         "__doc__": f"Holds the history triggers of {through._meta.label} (auto-created).",
         "Meta": meta,
     }
-    return type(name, (through,), attrs)
+    proxy: type[models.Model] = type(name, (through,), attrs)
+    # Importable from the module it is declared in, like a proxy written by hand.
+    module_obj = sys.modules.get(module)
+    if module_obj is not None and not hasattr(module_obj, name):
+        setattr(module_obj, name, proxy)
+    return proxy

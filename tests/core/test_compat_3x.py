@@ -38,6 +38,8 @@ from tests.testapp.models import (
     GadgetPriceEvent,
     Gizmo,
     GizmoLabelsEvent,
+    GizmoPartsEvent,
+    GizmoPartsThrough,
     Label,
     Memo,
     MemoEvent,
@@ -363,9 +365,16 @@ def test_through_model_triggers_are_installed_by_migrations(capsys):
         assert "INSTALLED" in line and "UNINSTALLED" not in line, line
 
 
-def test_default_obj_field_on_an_auto_created_through_model_names_the_fix():
-    with pytest.raises(ImproperlyConfigured, match="obj_field=None"):
-        pghistory_core.create_event_model(Gizmo.labels.through, pghistory_core.InsertEvent())
+@pytest.mark.django_db
+def test_default_obj_field_on_an_auto_created_through_model_references_its_proxy():
+    gizmo, bolt = Gizmo.objects.create(name="g"), Label.objects.create(name="bolt")
+    gizmo.parts.add(bolt)
+    through = Gizmo.parts.through.objects.get()
+    gizmo.parts.remove(bolt)
+    rows = GizmoPartsEvent.objects.order_by("pgh_id").values_list("pgh_label", "pgh_obj_id")
+    assert list(rows) == [("part.add", through.pk), ("part.remove", through.pk)]
+    assert GizmoPartsEvent._meta.get_field("pgh_obj").related_model is GizmoPartsThrough
+    assert Events.objects.tracks(through).count() == 2
 
 
 def test_tracking_a_django_model_needs_an_app_label():

@@ -201,6 +201,7 @@ class Label(models.Model):
 class Gizmo(models.Model):
     name = models.CharField(max_length=50)
     labels = models.ManyToManyField(Label, blank=True)
+    parts = models.ManyToManyField(Label, blank=True, related_name="part_of")
 
 
 # An auto-created through model of the project, tracked directly (3.x's documented call).
@@ -209,6 +210,10 @@ pghistory_core.track(
     pghistory_core.DeleteEvent("label.remove"),
     obj_field=None,
 )(Gizmo.labels.through)
+# The same with the default obj_field: pgh_obj references the generated proxy of the through model.
+pghistory_core.track(
+    pghistory_core.InsertEvent("part.add"), pghistory_core.DeleteEvent("part.remove")
+)(Gizmo.parts.through)
 
 
 @pghistory_core.track(
