@@ -21,10 +21,15 @@ __all__ = [
     "Events",
     "EventsQuerySet",
     "MiddlewareEvents",
+    "PGHistoryJSONField",
 ]
 
 if TYPE_CHECKING:
     from pghistory_core.trackers import Tracker
+
+
+#: 3.x's ``pghistory.models.PGHistoryJSONField``, which its older migrations name.
+PGHistoryJSONField = models.JSONField
 
 
 class Context(models.Model):

@@ -120,6 +120,11 @@ def test_3x_public_modules_import():
     assert ContextModel is Context
     assert Event._meta.abstract and EventsQuerySet and EventQuerySet
     assert config.level() is pgtrigger.Statement  # a documented difference (3.x: Row)
+    from pghistory_core import utils
+    from pghistory_core.models import PGHistoryJSONField
+
+    assert utils.JSONField is PGHistoryJSONField is models.JSONField  # named by 3.x migrations
+    assert utils.related_model(Book._meta.get_field("author")) is Author
     for name in ("Field", "RelatedField", "ForeignKey", "ObjForeignKey", "ContextForeignKey"):
         assert getattr(config, name) is getattr(pghistory_core, name)  # pghistory.config.<name>
 
