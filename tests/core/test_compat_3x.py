@@ -497,3 +497,34 @@ def test_row_event_defaults_as_in_3x():
 
     assert triggers_for(PriceDrop(), model)[-1].condition_sql == 'OLD."price" > (NEW."price")'
     assert callable(PriceDrop().add_event_trigger)
+
+
+def test_field_configuration_kwargs_follow_the_3x_hierarchy():
+    with override_settings(
+        PGHISTORY_FIELD=pghistory_core.Field(
+            db_index=False, primary_key=True, unique_for_year=pghistory_core.DEFAULT
+        ),
+        PGHISTORY_RELATED_FIELD=pghistory_core.RelatedField(
+            related_query_name=pghistory_core.DEFAULT, db_index=True
+        ),
+    ):
+        # The related-field setting overrides the field setting; DEFAULT removes an argument.
+        assert pghistory_core.RelatedField().kwargs == {
+            "db_index": True,
+            "primary_key": True,
+            "unique": False,
+            "unique_for_date": None,
+            "unique_for_month": None,
+            "related_name": "+",
+        }
+        assert (
+            config.related_field().kwargs
+            == pghistory_core.RelatedField(
+                related_query_name=pghistory_core.DEFAULT, db_index=True
+            ).kwargs
+        )
+    trackers = [pghistory_core.InsertEvent(), pghistory_core.DeleteEvent()]
+    with override_settings(PGHISTORY_DEFAULT_TRACKERS=trackers):
+        copies = config.default_trackers()
+    assert [type(t) for t in copies] == [type(t) for t in trackers]
+    assert all(copy is not original for copy, original in zip(copies, trackers, strict=True))
