@@ -277,6 +277,15 @@ def test_events_proxy_fields_read_filter_and_join(user):
 
 
 @pytest.mark.django_db
+def test_events_proxy_fields_read_nested_keys_with_their_types():
+    with pghistory_core.context(request={"secure": True, "ip": "10.0.0.1"}):
+        Author.objects.create(name="nested")
+    event = CompatEvents.objects.get()
+    assert (event.secure, event.request) == (True, {"secure": True, "ip": "10.0.0.1"})
+    assert CompatEvents.objects.filter(secure=True, request__ip="10.0.0.1").count() == 1
+
+
+@pytest.mark.django_db
 def test_proxy_of_an_event_model_reads_the_context_user_as_a_foreign_key(user):
     with pghistory_core.context(user=user.pk):
         Gadget.objects.create(name="lamp")

@@ -240,6 +240,10 @@ class CompatEvents(Events):
 
     user = models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+")
     url = pghistory_core.ProxyField("pgh_context__url", models.TextField(null=True))
+    secure = pghistory_core.ProxyField(
+        "pgh_context__request__secure", models.BooleanField(null=True)
+    )
+    request = pghistory_core.ProxyField("pgh_context__request", models.JSONField(null=True))
 
     class Meta:
         proxy = True
