@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
+
+import pgtrigger
 
 from pghistory_core.commands import command_context
 from pghistory_core.conditions import (
@@ -14,6 +17,7 @@ from pghistory_core.conditions import (
     F,
     Q,
 )
+from pghistory_core.constants import DEFAULT
 from pghistory_core.event_model import create_event_model, track
 from pghistory_core.fields import (
     ContextForeignKey,
@@ -37,7 +41,21 @@ from pghistory_core.trackers import (
     UpdateEvent,
 )
 
+#: Trigger operations and levels, re-exported from django-pgtrigger as django-pghistory 3.x does
+#: (``RowEvent(operation=Insert | Update)``, ``track(..., level=Statement)``).
+Insert = pgtrigger.Insert
+Update = pgtrigger.Update
+Delete = pgtrigger.Delete
+Row = pgtrigger.Row
+Statement = pgtrigger.Statement
+
+try:
+    __version__ = metadata.version("pghistory-admin")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
 __all__ = [
+    "DEFAULT",
     "AllChange",
     "AllDontChange",
     "AnyChange",
@@ -46,10 +64,12 @@ __all__ = [
     "ContextForeignKey",
     "ContextJSONField",
     "ContextUUIDField",
+    "Delete",
     "DeleteEvent",
     "F",
     "Field",
     "ForeignKey",
+    "Insert",
     "InsertEvent",
     "ManualEvent",
     "New",
@@ -58,9 +78,13 @@ __all__ = [
     "ProxyField",
     "Q",
     "RelatedField",
+    "Row",
     "RowEvent",
+    "Statement",
     "Tracker",
+    "Update",
     "UpdateEvent",
+    "__version__",
     "bypass_append_only",
     "command_context",
     "context",

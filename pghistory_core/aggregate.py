@@ -43,7 +43,11 @@ def event_models() -> list[type[Event]]:
     return [
         model
         for model in apps.get_models()
-        if issubclass(model, Event) and getattr(model, "pgh_tracked_model", None) is not None
+        if issubclass(model, Event)
+        and getattr(model, "pgh_tracked_model", None) is not None
+        # A proxy of an event model (ProxyFields) reads the same table as its concrete model.
+        and not model._meta.proxy
+        and model._meta.managed
     ]
 
 
@@ -301,11 +305,58 @@ class _ContextFilter:
         return [f"{alias}.{context_column} = ANY(%s::uuid[])"], [self.ids]
 
 
+def proxy_fields(model: type[models.Model]) -> list[tuple[models.Field[Any, Any], list[str]]]:
+    """Fields of an aggregate model (a proxy of ``Events``) read from the context metadata, with
+    the key path each reads: ``ProxyField("pgh_context__url", ...)`` reads ``["url"]``; a plain
+    field declared on a proxy reads the key of its own name (as django-pghistory 3.x does)."""
+    result = []
+    for model_field in model._meta.concrete_fields:
+        path = getattr(model_field, "pgh_proxy", None)
+        if path is None:
+            if model_field.model is concrete(model) or model_field.name.startswith("pgh_"):
+                continue
+            path = f"pgh_context__{model_field.name}"
+        parts = path.split("__")
+        if parts[0] != "pgh_context" or len(parts) < 2:
+            raise ValueError(
+                f"{model.__name__}.{model_field.name}: a field of an Events proxy can only read the "
+                f"context, e.g. ProxyField('pgh_context__url', ...), not {path!r}."
+            )
+        result.append((model_field, parts[1:]))
+    return result
+
+
+def _proxy_column_sql(
+    model_field: models.Field[Any, Any], keys: list[str], metadata: str, connection: Any
+) -> str:
+    """``metadata``'s value at ``keys``, typed as ``model_field`` (NULL when it does not fit)."""
+    path = literal("{" + ",".join('"' + key.replace('"', '\\"') + '"' for key in keys) + "}")
+    if isinstance(model_field, models.JSONField):
+        return f"(({metadata}) #> {path})"
+    value = f"(({metadata}) #>> {path})"
+    target: Any = model_field
+    if isinstance(model_field, models.ForeignKey):
+        target = model_field.target_field
+    db_type = (
+        model_field.rel_db_type(connection)
+        if isinstance(model_field, models.ForeignKey)
+        else model_field.db_type(connection)
+    ) or "text"
+    # A context may carry a value of another type ("bob" for a user): NULL, not an error.
+    pattern = _PK_PATTERNS.get(db_type.split("(")[0].strip().lower())
+    if pattern is None and isinstance(target, models.IntegerField | models.AutoField):
+        pattern = _PK_PATTERNS["bigint"]
+    if pattern:
+        value = f"CASE WHEN {value} ~ '{pattern}' THEN {value} END"
+    return f"({value})::{db_type}"
+
+
 def branch_sql(
     event_model: type[Event],
     *,
-    middleware: bool,
+    proxies: Sequence[tuple[models.Field[Any, Any], list[str]]] = (),
     obj_filters: Sequence[_ObjFilter | _ContextFilter],
+    connection: Any = None,
 ) -> tuple[str, list[Any]] | None:
     """One ``SELECT`` of the union; ``None`` when the filters exclude the whole table."""
     alias = "_pgh_e"
@@ -314,34 +365,29 @@ def branch_sql(
         if event_model.pgh_has_obj
         else "NULL::text"
     )
+    label = literal(event_model._meta.label)
     columns = [
         f"{alias}.pgh_id AS pgh_id",
+        f"({label} || ':' || {alias}.pgh_id) AS pgh_slug",
         f"{alias}.{quote(column(event_model, 'pgh_created_at'))} AS pgh_created_at",
         f"{alias}.pgh_label::text AS pgh_label",
-        f"{literal(event_model._meta.label)}::text AS pgh_model",
+        f"{label}::text AS pgh_model",
         f"{literal(event_model.pgh_tracked_model._meta.label)}::text AS pgh_obj_model",
         f"{obj_column} AS pgh_obj_id",
         f"{data_sql(event_model, alias)} AS pgh_data",
         # Computed above the union, for the returned rows only (EventsCompiler.compile).
         "NULL::jsonb AS pgh_diff",
         f"{_context_id_sql(event_model, alias)} AS pgh_context_id",
+        "NULL::jsonb AS pgh_context",
         f"{_json_metadata_sql(event_model, alias)} AS pgh_context_metadata",
     ]
-    if middleware:
-        from django.contrib.auth import get_user_model
-
-        user_pk = get_user_model()._meta.pk
-        if user_pk is None:  # pragma: no cover - every concrete model has a primary key
-            raise TypeError("The user model has no primary key.")
-        user_type = user_pk.rel_db_type(connections["default"]) or "text"
+    if proxies:
         metadata = _metadata_sql(event_model, alias)
-        user = f"(({metadata}) ->> 'user')"
-        # A context may carry a user that is not a primary key ("bob"): NULL, not an error.
-        pattern = _PK_PATTERNS.get(user_type.split("(")[0].strip().lower())
-        if pattern:
-            user = f"CASE WHEN {user} ~ '{pattern}' THEN {user} END"
-        columns.append(f"({user})::{user_type} AS user_id")
-        columns.append(f"(({metadata}) ->> 'url')::text AS url")
+        for model_field, keys in proxies:
+            value = _proxy_column_sql(
+                model_field, keys, metadata, connection or connections["default"]
+            )
+            columns.append(f"{value} AS {quote(str(model_field.column))}")
     sql = f"SELECT {', '.join(columns)} FROM {quote(event_model._meta.db_table)} AS {alias}"
     wheres: list[str] = []
     params: list[Any] = []
@@ -359,15 +405,17 @@ def branch_sql(
     return sql, params
 
 
-def _empty_sql(middleware: bool) -> str:
+def _empty_sql(proxies: Sequence[tuple[models.Field[Any, Any], list[str]]], connection: Any) -> str:
     columns = (
-        "NULL::bigint AS pgh_id, NULL::timestamptz AS pgh_created_at, NULL::text AS pgh_label, "
-        "NULL::text AS pgh_model, NULL::text AS pgh_obj_model, NULL::text AS pgh_obj_id, "
-        "NULL::jsonb AS pgh_data, NULL::jsonb AS pgh_diff, NULL::uuid AS pgh_context_id, "
+        "NULL::bigint AS pgh_id, NULL::text AS pgh_slug, NULL::timestamptz AS pgh_created_at, "
+        "NULL::text AS pgh_label, NULL::text AS pgh_model, NULL::text AS pgh_obj_model, "
+        "NULL::text AS pgh_obj_id, NULL::jsonb AS pgh_data, NULL::jsonb AS pgh_diff, "
+        "NULL::uuid AS pgh_context_id, NULL::jsonb AS pgh_context, "
         "NULL::jsonb AS pgh_context_metadata"
     )
-    if middleware:
-        columns += ", NULL AS user_id, NULL::text AS url"
+    for model_field, keys in proxies:
+        value = _proxy_column_sql(model_field, keys, "NULL::jsonb", connection)
+        columns += f", {value} AS {quote(str(model_field.column))}"
     return f"SELECT {columns} WHERE FALSE"
 
 
@@ -376,7 +424,6 @@ class EventsQuery(Query):
 
     pgh_event_models: list[type[Event]] | None = None
     pgh_obj_filters: tuple[_ObjFilter | _ContextFilter, ...] = ()
-    pgh_middleware: bool = False
 
     def get_compiler(
         self, using: str | None = None, connection: Any = None, elide_empty: bool = True
@@ -395,16 +442,21 @@ class EventsQuery(Query):
         for obj_filter in self.pgh_obj_filters:
             if isinstance(obj_filter, _ContextFilter):
                 obj_filter.resolve(connection or connections["default"])
+        connection = connection or connections["default"]
+        proxies = proxy_fields(self.model) if self.model is not None else []
         parts, params = [], []
         for event_model in chosen:
             branch = branch_sql(
-                event_model, middleware=self.pgh_middleware, obj_filters=self.pgh_obj_filters
+                event_model,
+                proxies=proxies,
+                obj_filters=self.pgh_obj_filters,
+                connection=connection,
             )
             if branch is not None:
                 parts.append(branch[0])
                 params.extend(branch[1])
         if not parts:
-            return _empty_sql(self.pgh_middleware), []
+            return _empty_sql(proxies, connection), []
         return " UNION ALL ".join(parts), params
 
 
@@ -416,12 +468,17 @@ class EventsCompiler(SQLCompiler):
     """
 
     def compile(self, node: Any) -> Any:
-        if isinstance(node, Col) and node.target.model is self.query.model:
+        model = self.query.model
+        if (
+            isinstance(node, Col)
+            and model is not None
+            and concrete(node.target.model) is concrete(model)
+        ):
             name = node.target.name
             if name == "pgh_diff":
                 chosen = self.query.event_models_chosen()  # type: ignore[attr-defined]
                 return lazy_diff_sql(chosen, self.quote_alias(node.alias)), []
-            if name == "pgh_context_metadata":
+            if name in ("pgh_context", "pgh_context_metadata"):
                 return lazy_metadata_sql(self.quote_alias(node.alias)), []
         return super().compile(node)
 
@@ -460,7 +517,8 @@ class _OuterContextTest(Expression):
         return self.context_filter.outer_sql(compiler.quote_alias(compiler.query.base_table))
 
 
-_METADATA = "pgh_context_metadata"
+# pgh_context is the metadata too (django-pghistory 3.x's name).
+_METADATA = ("pgh_context_metadata", "pgh_context")
 
 
 def _json_lookup_names() -> frozenset[str]:
@@ -480,13 +538,13 @@ def _metadata_document(lookups: dict[str, Any]) -> dict[str, Any] | None:
     booleans on object keys qualify: ``None`` also matches a missing key, a digit key indexes
     arrays, and other lookups (``__in``, ``__gt``, ``__contains`` ...) are not containment.
     """
-    if not any(lookup.startswith(_METADATA + "__") for lookup in lookups):
+    if not any(lookup.startswith(tuple(f"{name}__" for name in _METADATA)) for lookup in lookups):
         return None
     names = _json_lookup_names()
     document: dict[str, Any] = {}
     for lookup, value in lookups.items():
         parts = lookup.split("__")
-        if parts[0] != _METADATA or len(parts) < 2:
+        if parts[0] not in _METADATA or len(parts) < 2:
             continue
         if parts[-1] == "exact":
             parts.pop()
@@ -541,10 +599,10 @@ class EventsQuerySet(models.QuerySet[Any]):
         """Only events of these event models (classes or ``"app.Model"`` labels)."""
         return self._with(pgh_event_models=[_resolve_event_model(m) for m in event_models])
 
-    def tracks(self, *objs: models.Model) -> EventsQuerySet:
-        """Only events of these tracked objects."""
+    def tracks(self, *objs: Any) -> EventsQuerySet:
+        """Only events of these tracked objects (objects, or one list or queryset of them)."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=False)))
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=False)))
 
     def context_matches(self, *alternatives: dict[str, Any]) -> EventsQuerySet:
         """Events whose context metadata contains one of these documents (JSON containment).
@@ -557,23 +615,29 @@ class EventsQuerySet(models.QuerySet[Any]):
         chained = self._with(pgh_obj_filters=(*current, context_filter))
         return chained.filter(_OuterContextTest(context_filter))
 
-    def references(self, *objs: models.Model) -> EventsQuerySet:
+    def references(self, *objs: Any) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ObjFilter(objs, references=True)))
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=True)))
+
+
+def _objects(objs: Sequence[Any]) -> list[models.Model]:
+    """``tracks(a, b)``, ``tracks([a, b])`` and ``tracks(queryset)`` alike, as in 3.x."""
+    if len(objs) == 1 and isinstance(objs[0], list | tuple | models.QuerySet):
+        objs = list(objs[0])
+    if not objs:
+        raise ValueError("tracks() and references() need at least one object.")
+    for obj in objs:
+        if not isinstance(obj, models.Model):
+            raise TypeError(f"tracks() and references() take model instances, not {obj!r}.")
+    return list(objs)
 
 
 class EventsManager(models.Manager.from_queryset(EventsQuerySet)):  # type: ignore[misc]
-    """Manager of ``Events`` and ``MiddlewareEvents``."""
-
-    def __init__(self, middleware: bool = False) -> None:
-        super().__init__()
-        self.pgh_middleware = middleware
+    """Manager of ``Events`` and its proxies (``MiddlewareEvents``)."""
 
     def get_queryset(self) -> EventsQuerySet:
-        queryset = EventsQuerySet(model=self.model, using=self._db, hints=self._hints)
-        queryset.query.pgh_middleware = self.pgh_middleware  # type: ignore[attr-defined]
-        return queryset
+        return EventsQuerySet(model=self.model, using=self._db, hints=self._hints)
 
 
 def filter_event_models(names: Iterable[str]) -> list[type[Event]]:

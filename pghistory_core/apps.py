@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
-from django.db.models.signals import pre_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class PghistoryCoreConfig(AppConfig):
@@ -22,5 +22,6 @@ class PghistoryCoreConfig(AppConfig):
         )
         runtime.install_on_open_connections()
         pre_migrate.connect(sql.pre_migrate, sender=self, dispatch_uid="pghistory_core_sequence")
+        post_migrate.connect(sql.post_migrate, sender=self, dispatch_uid="pghistory_core_functions")
         commands.install()
         autodetector.install()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import pgtrigger
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
@@ -25,8 +27,12 @@ def _get(name: str, default: Any) -> Any:
 
 
 def default_trackers() -> list[Tracker] | None:
-    """``PGHISTORY_DEFAULT_TRACKERS``: trackers used by ``track()`` without arguments."""
-    return _get("DEFAULT_TRACKERS", None)
+    """``PGHISTORY_DEFAULT_TRACKERS``: trackers used by ``track()`` without arguments.
+
+    Copied for each model (as django-pghistory 3.x does): trackers keep per-model state.
+    """
+    value = _get("DEFAULT_TRACKERS", None)
+    return copy.deepcopy(list(value)) if value else None
 
 
 def base_model() -> type:
@@ -119,5 +125,77 @@ def context_field() -> config_fields.ContextForeignKey | config_fields.ContextJS
 
 
 def context_id_field() -> config_fields.ContextUUIDField | None:
-    """``PGHISTORY_CONTEXT_ID_FIELD``: with a JSON context, also store the context id."""
-    return _get("CONTEXT_ID_FIELD", None)
+    """``PGHISTORY_CONTEXT_ID_FIELD``: with a JSON context, also store the context id
+    (``ContextUUIDField()`` by default, as in django-pghistory 3.x; ``None`` to leave it out)."""
+    from pghistory_core.fields import ContextUUIDField
+
+    return _get("CONTEXT_ID_FIELD", ContextUUIDField())
+
+
+def exclude_field_kwargs() -> dict[type, list[str]]:
+    """``PGHISTORY_EXCLUDE_FIELD_KWARGS``: keyword arguments left out when a field of a class
+    is copied onto an event model, e.g. ``{"myapp.fields.MoneyField": ["unique"]}`` (classes
+    or dotted paths). ``primary_key`` of file fields is always left out."""
+    value = _get("EXCLUDE_FIELD_KWARGS", {})
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            "PGHISTORY_EXCLUDE_FIELD_KWARGS must map field classes to lists of argument names."
+        )
+    result: dict[type, list[str]] = {}
+    for key, names in value.items():
+        if not isinstance(names, list | tuple):
+            raise ImproperlyConfigured(
+                f"PGHISTORY_EXCLUDE_FIELD_KWARGS[{key!r}] must be a list of argument names."
+            )
+        result[import_string(key) if isinstance(key, str) else key] = list(names)
+    return result
+
+
+def install_context_func_on_migrate() -> bool:
+    """``PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE``: (re)create the context functions after
+    every ``migrate``, for test suites that create tables without running migrations."""
+    return bool(_get("INSTALL_CONTEXT_FUNC_ON_MIGRATE", False))
+
+
+# The configuration classes, importable from here as from django-pghistory 3.x's
+# ``pghistory.config`` (fields.py imports nothing of ours at import time).
+from pghistory_core.fields import (  # noqa: E402
+    ContextForeignKey,
+    ContextJSONField,
+    ContextUUIDField,
+    Field,
+    ForeignKey,
+    ObjForeignKey,
+    RelatedField,
+)
+
+__all__ = [
+    "CONTEXT_ID_SETTING",
+    "CONTEXT_METADATA_SETTING",
+    "EVENT_ID_SEQUENCE",
+    "ContextForeignKey",
+    "ContextJSONField",
+    "ContextUUIDField",
+    "Field",
+    "ForeignKey",
+    "ObjForeignKey",
+    "RelatedField",
+    "append_only",
+    "base_model",
+    "context_field",
+    "context_id_field",
+    "created_at_function",
+    "default_trackers",
+    "exclude_field_kwargs",
+    "field",
+    "foreign_key_field",
+    "hash_chain",
+    "ignored_commands",
+    "install_context_func_on_migrate",
+    "json_encoder",
+    "level",
+    "middleware_methods",
+    "obj_field",
+    "related_field",
+    "track_commands",
+]

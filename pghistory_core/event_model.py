@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,10 +13,11 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models.functions import Cast
 from django.db.models.signals import class_prepared
+from django.utils.text import slugify
 
 from pghistory_core import config
 from pghistory_core import fields as config_fields
-from pghistory_core.fields import UNSET, ProxyField
+from pghistory_core.fields import UNSET
 from pghistory_core.hash_chain import HASH_FIELD, HashChainTrigger
 from pghistory_core.indexes import EventBrinIndex
 from pghistory_core.trackers import InsertEvent, Tracker, UpdateEvent
@@ -39,6 +41,25 @@ def _check_trackable(tracked_model: type[models.Model]) -> None:
             "reference one tracked row (pgh_obj). Give the model a single-column primary key "
             "(e.g. an id) and a UniqueConstraint over the composite fields."
         )
+
+
+def _event_model_module(tracked_model: type[models.Model], app_label: str | None) -> str:
+    """The module an event model is declared in: the tracked model's, or the models module of
+    ``app_label``. A model of Django itself needs an ``app_label`` of the project (the
+    migration would land in Django's own app), as in django-pghistory 3.x."""
+    from django.apps import apps
+
+    if app_label is None or app_label == tracked_model._meta.app_label:
+        if tracked_model.__module__.startswith("django."):
+            raise ValueError(
+                f"Tracking {tracked_model._meta.label} would create its event model in Django's "
+                f"app {tracked_model._meta.app_label!r}: pass app_label= naming an app of your "
+                "project (or track a proxy model declared in it)."
+            )
+        return tracked_model.__module__
+    if app_label not in apps.app_configs:
+        raise ValueError(f"track(app_label={app_label!r}): no installed app has that label.")
+    return f"{apps.app_configs[app_label].name}.models"
 
 
 def _tracked_fields(
@@ -98,20 +119,73 @@ def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]
         config_kwargs = config.field().kwargs
     kwargs.update(config_kwargs)
     kwargs["db_column"] = field.column
+    for name in _excluded_kwargs(field):
+        kwargs.pop(name, None)
     return field_class(*args, **kwargs)
 
 
+def _excluded_kwargs(field: models.Field[Any, Any]) -> list[str]:
+    """Arguments a field class refuses (fields.E201 for a file field's ``primary_key``), plus
+    ``PGHISTORY_EXCLUDE_FIELD_KWARGS``, as django-pghistory 3.x drops them."""
+    names = ["primary_key"] if isinstance(field, models.FileField) else []
+    for field_class, excluded in config.exclude_field_kwargs().items():
+        if isinstance(field, field_class):
+            names.extend(excluded)
+    return names
+
+
+def _pascalcase(text: str) -> str:
+    text = re.sub(r"^[\-_\.]", "", text)
+    if not text:
+        return text
+    return text[0].upper() + re.sub(r"[\-_\.\s]([a-z])", lambda m: m.group(1).upper(), text[1:])
+
+
+def default_model_name(
+    tracked_model: type[models.Model], base_model: type[models.Model], fields: Iterable[str] | None
+) -> str:
+    """django-pghistory 3.x's default name: ``BookEvent``, ``BookPriceEvent`` for ``fields=["price"]``."""
+    name = tracked_model._meta.object_name or tracked_model.__name__
+    if fields:
+        name += "_" + "_".join(fields)
+    return _pascalcase(f"{name}_{(base_model._meta.object_name or '').lower()}")
+
+
+def default_related_name(base_model: type[models.Model], fields: Iterable[str] | None) -> str:
+    """django-pghistory 3.x's default ``related_name`` of ``pgh_obj``: ``events``, or
+    ``price_events`` / ``name_price_events`` for an event model of some fields."""
+    plural = slugify(str(base_model._meta.verbose_name_plural)).replace("-", "_")
+    return "_".join(fields) + f"_{plural}" if fields else plural
+
+
 def _obj_field(
-    tracked_model: type[models.Model], setting: config_fields.ObjForeignKey | None, model_name: str
+    tracked_model: type[models.Model],
+    setting: config_fields.ObjForeignKey | None,
+    model_name: str,
+    related_name: str,
+    app_label: str,
+    module: str,
 ) -> models.ForeignKey[Any, Any] | None:
     if setting is None:
         return None
+    if not isinstance(setting, config_fields.ObjForeignKey):
+        raise TypeError(f"obj_field must be an ObjForeignKey() or None, not {setting!r}.")
+    target = tracked_model
+    if tracked_model._meta.auto_created:
+        # Django allows no foreign key to an auto-created through model, but one to a proxy
+        # of it: the proxy that holds the triggers (through.py).
+        from pghistory_core.through import proxy_of
+
+        target = proxy_of(tracked_model, app_label, module)
     kwargs = setting.kwargs
-    related_name = kwargs.get("related_name")
-    if related_name and related_name != "+" and hasattr(tracked_model, related_name):
-        # A second event model of the same tracked model: give it its own accessor.
-        kwargs["related_name"] = f"{model_name.lower()}_events"
-    return models.ForeignKey(tracked_model, **kwargs)
+    if "related_name" not in kwargs:
+        kwargs["related_name"] = related_name
+        if hasattr(target, related_name):
+            # django-pghistory 3.x fails the system checks here (fields.E304: a parent model of
+            # multi-table inheritance, or a second event model of the same fields): give this
+            # one an accessor of its own instead.
+            kwargs["related_name"] = f"{model_name.lower()}_events"
+    return models.ForeignKey(target, **kwargs)
 
 
 def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | None, dict[str, Any]]:
@@ -131,11 +205,12 @@ def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | No
     raise TypeError("context_field must be ContextForeignKey(), ContextJSONField() or None.")
 
 
-def _proxy_expression(model: type[models.Model], proxy: ProxyField) -> Any:
+def proxy_expression(model: type[models.Model], proxy: models.Field[Any, Any]) -> Any:
     """An ORM expression for a ``ProxyField`` path: relations first, then JSON keys."""
     from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
-    parts = proxy.proxy.split("__")
+    path: str = proxy.pgh_proxy  # type: ignore[attr-defined]
+    parts = path.split("__")
     current: Any = model
     for index, part in enumerate(parts):
         field = current._meta.get_field(part)
@@ -146,20 +221,21 @@ def _proxy_expression(model: type[models.Model], proxy: ProxyField) -> Any:
                 expression = KeyTransform(key, expression)
             if keys:
                 expression = KeyTextTransform(keys[-1], expression)
-            output = proxy.field
+            output: Any = proxy
             if isinstance(output, models.ForeignKey):
                 output = output.target_field
             return Cast(expression, output_field=output)
         if field.is_relation and field.related_model is not None:
             current = field.related_model
-    return Cast(models.F(proxy.proxy), output_field=proxy.field)
+    target: Any = proxy.target_field if isinstance(proxy, models.ForeignKey) else proxy
+    return Cast(models.F(path), output_field=target)
 
 
-def _proxy_manager(proxies: dict[str, ProxyField]) -> models.Manager[Any]:
+def _proxy_manager(proxies: dict[str, models.Field[Any, Any]]) -> models.Manager[Any]:
     class ProxyManager(models.Manager[Any]):
         def get_queryset(self) -> models.QuerySet[Any]:
             annotations = {
-                name: _proxy_expression(self.model, proxy) for name, proxy in proxies.items()
+                name: proxy_expression(self.model, proxy) for name, proxy in proxies.items()
             }
             return super().get_queryset().annotate(**annotations)
 
@@ -198,7 +274,11 @@ def create_event_model(
     if len(set(labels)) != len(labels):
         raise ValueError(f"Trackers of {tracked_model.__name__} reuse a label: {labels}.")
 
-    model_name = model_name or f"{tracked_model.__name__}Event"
+    base = base_model or config.base_model()
+    if fields is not None:
+        fields = list(fields)
+    model_name = model_name or default_model_name(tracked_model, base, fields)
+    module = _event_model_module(tracked_model, app_label)
     app_label = app_label or tracked_model._meta.app_label
     tracked = _tracked_fields(tracked_model, fields, exclude)
     reserved = [f.name for f in tracked if f.name.startswith("pgh_")]
@@ -211,11 +291,18 @@ def create_event_model(
         config.context_id_field() if context_id_field is UNSET else context_id_field
     )
     context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
-    obj = _obj_field(tracked_model, obj_setting, model_name)
+    obj = _obj_field(
+        tracked_model,
+        obj_setting,
+        model_name,
+        default_related_name(base, fields),
+        app_label,
+        module,
+    )
 
     chained = config.hash_chain() if hash_chain is UNSET else bool(hash_chain)
     attrs = dict(attrs or {})
-    proxies = {name: value for name, value in attrs.items() if isinstance(value, ProxyField)}
+    proxies = {name: value for name, value in attrs.items() if hasattr(value, "pgh_proxy")}
     for name in proxies:
         del attrs[name]
 
@@ -224,7 +311,7 @@ def create_event_model(
         indexes.append(models.Index(fields=["pgh_obj", "pgh_id"]))
     meta_attrs = {"app_label": app_label, "abstract": abstract, "indexes": indexes, **(meta or {})}
     class_attrs: dict[str, Any] = {
-        "__module__": tracked_model.__module__,
+        "__module__": module,
         "Meta": type("Meta", (), meta_attrs),
         "pgh_tracked_model": tracked_model,
         "pgh_tracked_fields": [f.name for f in tracked],
@@ -247,15 +334,23 @@ def create_event_model(
         )
     if proxies:
         class_attrs["objects"] = _proxy_manager(proxies)
-    base = base_model or config.base_model()
-    return type(model_name, (base,), class_attrs)
+    event_model = type(model_name, (base,), class_attrs)
+    if not abstract:
+        # As django-pghistory 3.x: the generated model is importable from its module.
+        module_obj = sys.modules.get(event_model.__module__)
+        if module_obj is not None and not hasattr(module_obj, model_name):
+            setattr(module_obj, model_name, event_model)
+    return event_model
 
 
 def setup_event_model(event_model: type[Any]) -> None:
     """Install the triggers of a concrete event model (once)."""
-    if event_model._meta.abstract or "_pgh_ready" in vars(event_model):
+    opts = event_model._meta
+    if opts.abstract or opts.proxy or not opts.managed or "_pgh_ready" in vars(event_model):
+        # A proxy (e.g. with ProxyFields) reads the same table: no triggers of its own.
         return
     event_model._pgh_ready = True
+    _register_event_model(event_model)
     for tracker in event_model.pgh_trackers:
         tracker.setup(event_model)
     if getattr(event_model, "pgh_append_only", False):
@@ -281,6 +376,44 @@ def setup_event_model(event_model: type[Any]) -> None:
         )(event_model)
     if getattr(event_model, "pgh_hash_chain", False):
         pgtrigger.register(HashChainTrigger())(event_model)
+
+
+class _SingleEventModel:
+    """``Model.pgh_event_model``: the tracked model's only event model (3.x's descriptor)."""
+
+    def __get__(self, instance: Any, owner: type[Any]) -> type[Any]:
+        found = set(owner.pgh_event_models.values())
+        if len(found) != 1:
+            raise ValueError(
+                f"{owner.__name__} has {len(found)} event models; use "
+                f"{owner.__name__}.pgh_event_models[label] to pick one by tracker label."
+            )
+        return found.pop()
+
+
+def _register_event_model(event_model: type[Any]) -> None:
+    """``pgh_event_models`` (tracker label -> event model) and ``pgh_event_model`` on the
+    tracked model, as django-pghistory 3.x sets them. Each class gets its own mapping (a child
+    of multi-table inheritance does not write into its parent's)."""
+    tracked = event_model.pgh_tracked_model
+    if "pgh_event_models" not in vars(tracked):
+        tracked.pgh_event_models = {}
+    if "pgh_event_model" not in vars(tracked):
+        tracked.pgh_event_model = _SingleEventModel()
+    registered: dict[str, Any] = tracked.pgh_event_models
+    for tracker in event_model.pgh_trackers:
+        other = registered.get(tracker.label)
+        if (
+            other is not None
+            and other is not event_model
+            and other.__name__ != event_model.__name__
+        ):
+            raise ValueError(
+                f'Tracker label "{tracker.label}" is used by two event models of '
+                f"{tracked._meta.label} ({other.__name__} and {event_model.__name__}): "
+                "give one of the trackers another label."
+            )
+        registered[tracker.label] = event_model
 
 
 def _on_class_prepared(sender: type[Any], **kwargs: Any) -> None:
@@ -321,7 +454,7 @@ def track(
     """
 
     def decorator(tracked_model: type[models.Model]) -> type[models.Model]:
-        event_model = create_event_model(
+        create_event_model(
             tracked_model,
             *trackers,
             fields=fields,
@@ -339,9 +472,6 @@ def track(
             abstract=False,
             level=level,
         )
-        module = sys.modules[tracked_model.__module__]
-        if not hasattr(module, event_model.__name__):
-            setattr(module, event_model.__name__, event_model)
         return tracked_model
 
     return decorator

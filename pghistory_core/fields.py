@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models.expressions import Func, Value
 
+from pghistory_core.constants import DEFAULT, UNSET
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
+_F = TypeVar("_F", bound="models.Field[Any, Any]")
 
-
-#: Marks an argument that was not given, so the setting or the tracked field decides.
-UNSET: Any = _Unset()
+__all__ = [
+    "DEFAULT",
+    "UNSET",
+    "ContextForeignKey",
+    "ContextJSONField",
+    "ContextUUIDField",
+    "Field",
+    "ForeignKey",
+    "ObjForeignKey",
+    "ProxyField",
+    "RelatedField",
+]
 
 
 class Field:
     """Keyword arguments applied to the copy of a tracked field on the event model.
 
-    Arguments left ``UNSET`` keep the tracked field's value. By default uniqueness,
-    primary keys and indexes are removed: an event table holds many versions of a row.
+    By default uniqueness, primary keys and indexes are removed: an event table holds many
+    versions of a row. A value of ``DEFAULT`` keeps the tracked field's own value
+    (``Field(db_index=DEFAULT)``). As in django-pghistory 3.x, configurations inherit along a
+    hierarchy: ``Field`` defaults, then ``PGHISTORY_FIELD``, ``RelatedField`` defaults, then
+    ``PGHISTORY_RELATED_FIELD``, ``ForeignKey`` defaults, then ``PGHISTORY_FOREIGN_KEY_FIELD``,
+    then the arguments of this configuration.
     """
 
     _defaults: dict[str, Any] = {
@@ -32,59 +44,86 @@ class Field:
         "unique_for_month": None,
         "unique_for_year": None,
     }
+    #: The ``pghistory_core.config`` function whose configuration this level inherits.
+    _setting: str | None = "field"
 
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments this configuration sets, defaults of its class included."""
+        """The keyword arguments this configuration sets, inherited ones included."""
+        from pghistory_core import config
+
         merged: dict[str, Any] = {}
         for klass in reversed(type(self).__mro__):
             merged.update(vars(klass).get("_defaults", {}))
+            setting = vars(klass).get("_setting")
+            if setting:
+                configured = getattr(config, setting)()
+                if configured is not None and configured is not self:
+                    merged.update(configured._kwargs)
         merged.update(self._kwargs)
-        return {key: value for key, value in merged.items() if value is not UNSET}
+        return {
+            key: value
+            for key, value in merged.items()
+            if value is not UNSET and value is not DEFAULT
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self._kwargs.items())
+        return f"{type(self).__name__}({args})"
 
 
 class RelatedField(Field):
     """Configuration of copied relations: no reverse accessors on the target model."""
 
     _defaults = {"related_name": "+", "related_query_name": "+"}
+    _setting: str | None = "related_field"
 
 
 class ForeignKey(RelatedField):
     """Configuration of copied foreign keys: no database constraint, nothing cascades."""
 
     _defaults = {"on_delete": models.DO_NOTHING, "db_constraint": False}
+    _setting: str | None = "foreign_key_field"
 
 
 class ObjForeignKey(ForeignKey):
-    """Configuration of ``pgh_obj``: survives the tracked row's deletion."""
+    """Configuration of ``pgh_obj``: survives the tracked row's deletion.
+
+    ``related_name`` defaults, as in django-pghistory 3.x, to ``events`` for an event model of
+    every field and to ``<field>_<field>_events`` for one of some fields.
+    """
 
     _defaults = {
-        "related_name": "events",
-        "related_query_name": UNSET,
+        "related_name": DEFAULT,
+        "related_query_name": DEFAULT,
         "db_index": False,
         "null": False,
     }
+    _setting: str | None = None
 
 
 class ContextForeignKey(ForeignKey):
     """``pgh_context`` as a foreign key to :class:`pghistory_core.models.Context`."""
 
-    _defaults = {"null": True, "related_query_name": UNSET, "db_index": True}
+    _defaults = {"null": True, "related_query_name": DEFAULT, "db_index": True}
+    _setting: str | None = None
 
 
 class ContextJSONField(Field):
     """``pgh_context`` as the context's metadata, denormalised into each event row."""
 
     _defaults = {"null": True}
+    _setting: str | None = None
 
 
 class ContextUUIDField(Field):
     """``pgh_context_id`` as a plain UUID next to a :class:`ContextJSONField`."""
 
     _defaults = {"null": True}
+    _setting: str | None = None
 
 
 class NextEventId(Func):
@@ -102,15 +141,17 @@ class NextEventId(Func):
         return ("pghistory_core.fields.NextEventId", (), {})
 
 
-class ProxyField:
-    """Expose a value found at a path of related fields or JSON keys on an event model.
+def ProxyField(proxy: str, field: _F) -> _F:
+    """Expose a value found at a path of related fields or JSON keys as ``field``.
 
-    ``ProxyField("pgh_context__metadata__user", models.ForeignKey(User, ...))`` adds a
-    ``user`` attribute filterable through the ORM without adding a column.
+    ``ProxyField("pgh_context__metadata__user", models.ForeignKey(User, ...))`` on an event
+    model (or ``ProxyField("pgh_context__user", ...)`` on a proxy of ``Events``) adds a ``user``
+    field that reads, filters and joins like a column, without adding one. Returns ``field``,
+    marked with the path in ``field.pgh_proxy``, as django-pghistory 3.x does.
     """
-
-    def __init__(self, proxy: str, field: models.Field[Any, Any]) -> None:
-        if not isinstance(proxy, str) or not proxy:
-            raise ValueError("ProxyField needs the path of the value it proxies, e.g. 'a__b'.")
-        self.proxy = proxy
-        self.field = field
+    if not isinstance(proxy, str) or not proxy:
+        raise ValueError("ProxyField needs the path of the value it proxies, e.g. 'a__b'.")
+    if not isinstance(field, models.Field):
+        raise TypeError(f"ProxyField needs a model field instance, not {field!r}.")
+    field.pgh_proxy = proxy  # type: ignore[attr-defined]
+    return field

@@ -8,12 +8,28 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.db import models
 
-from pghistory_core.aggregate import EventsManager
-from pghistory_core.fields import NextEventId
+from pghistory_core.aggregate import EventsManager, EventsQuerySet
+from pghistory_core.event_query import EventManager, EventQuerySet
+from pghistory_core.fields import NextEventId, ProxyField
 from pghistory_core.indexes import JSONPathGinIndex
+
+__all__ = [
+    "BaseEvents",
+    "Context",
+    "Event",
+    "EventQuerySet",
+    "Events",
+    "EventsQuerySet",
+    "MiddlewareEvents",
+    "PGHistoryJSONField",
+]
 
 if TYPE_CHECKING:
     from pghistory_core.trackers import Tracker
+
+
+#: 3.x's ``pghistory.models.PGHistoryJSONField``, which its older migrations name.
+PGHistoryJSONField = models.JSONField
 
 
 class Context(models.Model):
@@ -33,6 +49,16 @@ class Context(models.Model):
     def __str__(self) -> str:
         return str(self.id)
 
+    @classmethod
+    def install_pgh_attach_context_func(cls, using: str = "default") -> None:
+        """(Re)create the database functions the triggers use to attach contexts.
+
+        django-pghistory 3.x's name, for test suites that create tables without migrations.
+        """
+        from pghistory_core import sql
+
+        sql.install_functions(using)
+
 
 class Event(models.Model):
     """Abstract base of every event model; generated models add the tracked fields."""
@@ -40,6 +66,8 @@ class Event(models.Model):
     pgh_id = models.BigIntegerField(primary_key=True, db_default=NextEventId(), editable=False)
     pgh_created_at = models.DateTimeField(auto_now_add=True)
     pgh_label = models.TextField(help_text="The event label.")
+
+    objects = EventManager()
 
     pgh_tracked_model: ClassVar[type[models.Model]]
     pgh_tracked_fields: ClassVar[list[str]] = []
@@ -67,17 +95,46 @@ class Event(models.Model):
             for name in self.pgh_tracked_fields
         }
 
-    def revert(self, using: str | None = None) -> models.Model:
-        """Restore the tracked row to this event's values; recreates a deleted row."""
+    @property
+    def can_revert(self) -> bool:
+        """Whether this event holds every field of the tracked model (3.x's ``can_revert``):
+        then it can also recreate a deleted row."""
+        from pghistory_core.revert import missing_fields
+
+        return not missing_fields(type(self))
+
+    @classmethod
+    def check(cls, **kwargs: Any) -> list[Any]:
+        """A proxy may declare ``ProxyField``\\ s (fields read through a path), as in 3.x."""
+        errors = super().check(**kwargs)
+        local = cls._meta.local_fields
+        if cls._meta.proxy and local and all(hasattr(f, "pgh_proxy") for f in local):
+            errors = [error for error in errors if error.id != "models.E017"]
+        return errors
+
+    def revert(self, using: str | None = None, *, partial: bool = False) -> models.Model:
+        """Restore the tracked row to this event's values; recreates a deleted row.
+
+        An event of some fields only refuses (``RuntimeError``, as in 3.x) unless
+        ``partial=True``, which writes back the fields it has to the existing row.
+        """
         from pghistory_core.revert import revert_event
 
-        return revert_event(self, using=using)
+        return revert_event(self, using=using, partial=partial)
+
+
+class NoObjectsManager(models.Manager[Any]):
+    """A manager whose querysets are empty."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return models.QuerySet(self.model, using=self._db).none()
 
 
 class BaseEvents(models.Model):
-    """Columns shared by the aggregate streams."""
+    """Columns shared by the aggregate streams (django-pghistory 3.x's ``Events`` columns)."""
 
     pgh_id = models.BigIntegerField(primary_key=True)
+    pgh_slug = models.TextField(help_text="'app_label.EventModel:pgh_id', unique across tables.")
     pgh_created_at = models.DateTimeField()
     pgh_label = models.TextField()
     pgh_model = models.TextField(help_text="The event model, as 'app_label.ModelName'.")
@@ -85,9 +142,11 @@ class BaseEvents(models.Model):
     pgh_obj_id = models.TextField(null=True)  # noqa: DJ001 - NULL: the event model has no pgh_obj
     pgh_data = models.JSONField()
     pgh_diff = models.JSONField(null=True)
-    pgh_context = models.ForeignKey(
-        Context, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    pgh_context_id = models.UUIDField(null=True, help_text="The id of the event's context.")
+    #: The context's metadata (a dict, as in django-pghistory 3.x): ``event.pgh_context["user"]``,
+    #: ``filter(pgh_context__url="/")``. Computed for the rows returned, like ``pgh_diff``.
+    pgh_context = models.JSONField(null=True)
+    #: The same metadata under the name this project used first.
     pgh_context_metadata = models.JSONField(null=True)
 
     class Meta:
@@ -103,35 +162,45 @@ class BaseEvents(models.Model):
 
         return apps.get_model(self.pgh_model)._base_manager.get(pgh_id=self.pgh_id)
 
+    @classmethod
+    def check(cls, **kwargs: Any) -> list[Any]:
+        """Proxies may declare fields read from the context (``ProxyField``), as in 3.x."""
+        return [error for error in super().check(**kwargs) if error.id != "models.E017"]
+
 
 class Events(BaseEvents):
     """Every event of every event model as one stream (a ``UNION ALL`` of the event tables).
 
     ``Events.objects.across(Model1Event, ...)`` narrows the models, ``tracks(*objs)`` keeps the
-    events of objects, ``references(*objs)`` also those whose foreign keys point at them.
+    events of objects, ``references(*objs)`` also those whose foreign keys point at them. A
+    proxy model of it may add fields read from the context: ``url = ProxyField(
+    "pgh_context__url", models.TextField(null=True))`` (a plain field reads the context key
+    of its own name).
     """
 
     objects = EventsManager()
+    #: Always empty, as django-pghistory 3.x's ``Events.no_objects`` (its default manager).
+    no_objects = NoObjectsManager()
 
     class Meta:
         managed = False
         db_table = "pghistory_core_events"
 
 
-class MiddlewareEvents(BaseEvents):
+class MiddlewareEvents(Events):
     """``Events`` with the ``user`` and ``url`` recorded by ``HistoryMiddleware``."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
+    user = ProxyField(
+        "pgh_context__user",
+        models.ForeignKey(
+            settings.AUTH_USER_MODEL,
+            null=True,
+            on_delete=models.DO_NOTHING,
+            db_constraint=False,
+            related_name="+",
+        ),
     )
-    url = models.TextField(null=True)  # noqa: DJ001 - NULL: no URL was recorded
-
-    objects = EventsManager(middleware=True)
+    url = ProxyField("pgh_context__url", models.TextField(null=True))
 
     class Meta:
-        managed = False
-        db_table = "pghistory_core_middlewareevents"
+        proxy = True

@@ -15,25 +15,42 @@ if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 
-def revert_event(event: Event, using: str | None = None) -> models.Model:
+class RevertError(RuntimeError, ValueError):
+    """An event cannot restore its row. A ``RuntimeError`` as in django-pghistory 3.x (and a
+    ``ValueError``, as this project raised first)."""
+
+
+def missing_fields(event_model: type[Event]) -> list[str]:
+    """Fields of the tracked model (but its primary key) that ``event_model`` does not copy."""
+    tracked = set(event_model.pgh_tracked_fields)
+    return [
+        field.name
+        for field in event_model.pgh_tracked_model._meta.concrete_fields
+        if field.name not in tracked and not field.primary_key
+    ]
+
+
+def revert_event(event: Event, using: str | None = None, partial: bool = False) -> models.Model:
     """Write ``event``'s tracked values back to its row (recreating it when deleted).
 
     The write goes through ``save()``, so it is recorded by the triggers like any change, with
-    ``reverted_event`` added to the context.
+    ``reverted_event`` added to the context. As in django-pghistory 3.x, an event model that
+    does not copy every field refuses (``RuntimeError``) unless ``partial=True``: then the
+    fields it copies are written back to the existing row.
     """
     event_model = type(event)
     tracked_model = event_model.pgh_tracked_model
     if not event_model.pgh_has_obj:
-        raise ValueError(
+        raise RevertError(
             f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert."
         )
     opts = tracked_model._meta
-    tracked = set(event_model.pgh_tracked_fields)
-    missing = [
-        field.name
-        for field in opts.concrete_fields
-        if field.name not in tracked and not field.primary_key
-    ]
+    missing = missing_fields(event_model)
+    if missing and not partial:
+        raise RevertError(
+            f"{event_model.__name__} cannot revert {opts.label}: it does not track "
+            f"{', '.join(missing)}. Pass partial=True to write back only the fields it tracks."
+        )
     using = using or router.db_for_write(tracked_model)
     obj_id = event.pgh_obj_id  # type: ignore[attr-defined]
     with (
@@ -43,7 +60,7 @@ def revert_event(event: Event, using: str | None = None) -> models.Model:
         obj = tracked_model._base_manager.using(using).filter(pk=obj_id).first()
         created = obj is None
         if created and missing:
-            raise ValueError(
+            raise RevertError(
                 f"Cannot recreate deleted {opts.label} {obj_id}: {event_model.__name__} does not "
                 f"track {', '.join(missing)}."
             )

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -65,6 +65,14 @@ class _State:
         return (self.id, self.encoded)
 
 
+class Context(NamedTuple):
+    """What ``with context(...) as ctx`` gives, as in django-pghistory 3.x: the id of the
+    open context (shared by nested blocks) and its metadata, merged so far."""
+
+    id: uuid.UUID
+    metadata: dict[str, Any]
+
+
 _current: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
     "pghistory_core_context", default=None
 )
@@ -93,7 +101,7 @@ class context:
             state.metadata.update(metadata)
             state.encode()
 
-    def __enter__(self) -> context:
+    def __enter__(self) -> Context:
         state = _current.get()
         token = None
         if state is None:
@@ -105,7 +113,7 @@ class context:
             state.encode()
         _entered.set((*_entered.get(), (self, token)))
         self._id = state.id
-        return self
+        return Context(id=state.id, metadata=state.metadata)
 
     def __exit__(self, *exc_info: Any) -> None:
         entered = _entered.get()
@@ -117,7 +125,7 @@ class context:
                     _current.reset(token)
                 return
 
-    async def __aenter__(self) -> context:
+    async def __aenter__(self) -> Context:
         return self.__enter__()
 
     async def __aexit__(self, *exc_info: Any) -> None:

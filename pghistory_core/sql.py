@@ -14,6 +14,8 @@ __all__ = [
     "FUNCTIONS_SQL",
     "SEQUENCE_SQL",
     "install",
+    "install_functions",
+    "post_migrate",
     "pre_migrate",
 ]
 
@@ -70,3 +72,20 @@ def install(using: str) -> None:
 def pre_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """``pre_migrate`` receiver: event tables of any app may be migrated before ours."""
     install(using)
+
+
+def install_functions(using: str) -> None:
+    """(Re)create the sequence and the context functions the triggers call."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(SEQUENCE_SQL + FUNCTIONS_SQL)
+
+
+def post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """``post_migrate`` receiver for ``PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE`` (3.x)."""
+    from pghistory_core import config
+
+    if config.install_context_func_on_migrate():
+        install_functions(using)

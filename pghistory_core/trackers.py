@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pgtrigger
 
-from pghistory_core.conditions import AnyChange, Condition
+from pghistory_core.conditions import AnyChange
 from pghistory_core.fields import UNSET
 
 if TYPE_CHECKING:
@@ -51,15 +51,19 @@ class RowEvent(Tracker):
     """
 
     operation: pgtrigger.Operation | None = None
-    condition: Condition | None = None
+    #: A pghistory_core condition, or one of django-pgtrigger's (as 3.x code passes them).
+    #: Left unset, an update tracker fires on changes of the tracked fields (``AnyChange()``).
+    condition: Any = UNSET
     row: str | None = None
+    trigger_name: str | None = None
+    level: Any = None
 
     def __init__(
         self,
         label: str | None = None,
         *,
         operation: pgtrigger.Operation | None = None,
-        condition: Condition | None = UNSET,
+        condition: Any = UNSET,
         row: str | None = None,
         trigger_name: str | None = None,
         level: pgtrigger.Level | None = None,
@@ -70,11 +74,14 @@ class RowEvent(Tracker):
             raise ValueError(f"{type(self).__name__}({self.label!r}) needs an operation.")
         if condition is not UNSET:
             self.condition = condition
+        if self.condition is UNSET:
+            # As django-pghistory 3.x: an update tracker without a condition records changes.
+            self.condition = AnyChange() if self.operation == pgtrigger.Update else None
         self.row = row or self.row
         if self.row not in (None, Old, New):
             raise ValueError(f"row must be pghistory_core.Old or pghistory_core.New, not {row!r}.")
-        self.trigger_name = trigger_name
-        self.level = level
+        self.trigger_name = trigger_name or self.trigger_name
+        self.level = level if level is not None else self.level
 
     def operations(self) -> list[str]:
         """The single operations (``INSERT``, ``UPDATE``, ``DELETE``) this tracker covers."""
@@ -90,10 +97,14 @@ class RowEvent(Tracker):
         return self.row or New
 
     def setup(self, event_model: type[Event]) -> None:
+        from pghistory_core.through import trigger_model
         from pghistory_core.triggers import triggers_for
 
-        tracked = event_model.pgh_tracked_model
-        pgtrigger.register(*triggers_for(self, event_model))(tracked)
+        pgtrigger.register(*triggers_for(self, event_model))(trigger_model(event_model))
+
+    def add_event_trigger(self, event_model: type[Event]) -> None:
+        """Register this tracker's triggers (3.x's name, for custom trackers' ``setup``)."""
+        RowEvent.setup(self, event_model)
 
 
 class InsertEvent(RowEvent):
@@ -109,10 +120,6 @@ class UpdateEvent(RowEvent):
     label = "update"
     operation = pgtrigger.Update
     row = New
-
-    def __init__(self, label: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("condition", AnyChange())
-        super().__init__(label, **kwargs)
 
 
 class DeleteEvent(RowEvent):

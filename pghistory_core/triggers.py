@@ -9,11 +9,13 @@ skip them. Row-level triggers (``level=pgtrigger.Row``) write one event per row.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pgtrigger
+import pgtrigger.core
 from django.db import models
 from pgtrigger import compiler
 
@@ -277,13 +279,25 @@ def _condition_sql(tracker: RowEvent, event_model: type[Event], operation: str) 
     condition = tracker.condition
     if condition is None:
         return None
-    if not isinstance(condition, Condition):
+    tracked = event_model.pgh_tracked_model
+    if isinstance(condition, Condition):
+        sql = condition.resolve(tracked, event_model.pgh_tracked_fields)
+    elif isinstance(condition, pgtrigger.Condition):
+        # django-pgtrigger's own conditions, as django-pghistory 3.x code passes them: a change
+        # condition without fields compares the tracked fields, as 3.x does.
+        if isinstance(condition, pgtrigger.core._Change) and not condition.fields:
+            condition = copy.copy(condition)
+            condition.fields = [
+                name
+                for name in event_model.pgh_tracked_fields
+                if concrete(field(tracked, name).model) is concrete(tracked)
+            ]
+        sql = condition.resolve(tracked)
+    else:
         raise TypeError(
             f"{event_model.__name__}: tracker {tracker.label!r} has condition {condition!r}; "
             "use pghistory_core conditions (AnyChange, Q, Condition, ...)."
         )
-    tracked = event_model.pgh_tracked_model
-    sql = condition.resolve(tracked, event_model.pgh_tracked_fields)
     allowed = {"INSERT": {"NEW"}, "DELETE": {"OLD"}, "UPDATE": {"OLD", "NEW"}}[operation]
     if operation != "UPDATE" and "OLD" in references(sql) and "NEW" in references(sql):
         # AnyChange() and friends compare OLD with NEW: meaningless outside updates.
@@ -304,8 +318,10 @@ def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigg
         raise ValueError(
             f"{event_model.__name__}: level must be pgtrigger.Row or pgtrigger.Statement."
         )
-    tracked = event_model.pgh_tracked_model
-    existing = {trigger.name for trigger in getattr(tracked._meta, "triggers", [])}
+    from pghistory_core.through import trigger_model
+
+    host = trigger_model(event_model)
+    existing = {trigger.name for trigger in getattr(host._meta, "triggers", [])}
     base = tracker.trigger_name or str(tracker.label)
     triggers = []
     for operation in tracker.operations():

@@ -103,7 +103,8 @@ class RevertView(ObjectMixin, TemplateView):
         with pghistory_core.context(
             user=user.pk if user.is_authenticated else None, url=self.request.path
         ):
-            return event.revert()
+            # An event of some fields writes those back (the preview said which).
+            return event.revert(partial=True)
 
     def log(self, obj: models.Model) -> None:
         """Record the revert in the admin's own log (``LogEntry``) as well."""

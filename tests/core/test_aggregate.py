@@ -80,7 +80,7 @@ def test_context_filters_and_middleware_events(user):
     Author.objects.create(name="no ctx")
     event = MiddlewareEvents.objects.get(user=user)
     assert event.url == "/shop/"
-    assert event.pgh_context.metadata["url"] == "/shop/"
+    assert event.pgh_context["url"] == "/shop/"
     assert Events.objects.filter(pgh_context_metadata__user=user.pk).count() == 1
     assert MiddlewareEvents.objects.filter(user__isnull=True).count() == 1
 

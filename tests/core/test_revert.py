@@ -44,12 +44,14 @@ def test_revert_of_a_partial_event_model_cannot_recreate(book):
     Book.objects.filter(pk=book.pk).update(price=Decimal("3"))
     price_event = BookPriceEvent.objects.get()
     Book.objects.filter(pk=book.pk).update(price=Decimal("4"))
-    price_event.revert()
+    with pytest.raises(RuntimeError, match="partial=True"):
+        price_event.revert()  # django-pghistory 3.x refuses an event of some fields
+    price_event.revert(partial=True)
     book.refresh_from_db()
     assert book.price == Decimal("3")
     book.delete()
     with pytest.raises(ValueError, match="does not track"):
-        price_event.revert()
+        price_event.revert(partial=True)
 
 
 def test_create_event_records_database_values_with_context(author):

@@ -3,9 +3,11 @@
 import uuid
 
 import pgtrigger
+from django.contrib.auth.models import User
 from django.db import models
 
 import pghistory_core
+from pghistory_core.models import Events
 
 
 @pghistory_core.track(
@@ -161,3 +163,87 @@ class LedgerEntry(models.Model):
     booked_at = models.DateTimeField(null=True)
     data = models.JSONField(default=dict)
     blob = models.BinaryField(null=True)
+
+
+# django-pghistory 3.x compatibility (tests/core/test_compat_3x.py): models written as a 3.x
+# project writes them, with only the import name changed.
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent(), pghistory_core.UpdateEvent(), level=pghistory_core.Row
+)
+@pghistory_core.track(pghistory_core.UpdateEvent("price.changed"), fields=["price"])
+@pghistory_core.track(pghistory_core.UpdateEvent("name_price.changed"), fields=["name", "price"])
+class Gadget(models.Model):
+    """A full tracker declared after two field-subset trackers; a file field."""
+
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    manual = models.FileField(upload_to="manuals/", blank=True)
+
+
+class GadgetEventProxy(Gadget.pgh_event_models["insert"]):  # type: ignore[name-defined,misc]
+    """3.x's proxy of an event model reading the context's user as a foreign key."""
+
+    user = pghistory_core.ProxyField(
+        "pgh_context__metadata__user",
+        models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+"),
+    )
+
+    class Meta:
+        proxy = True
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Gizmo(models.Model):
+    name = models.CharField(max_length=50)
+    labels = models.ManyToManyField(Label, blank=True)
+    parts = models.ManyToManyField(Label, blank=True, related_name="part_of")
+
+
+# An auto-created through model of the project, tracked directly (3.x's documented call).
+pghistory_core.track(
+    pghistory_core.InsertEvent("label.add"),
+    pghistory_core.DeleteEvent("label.remove"),
+    obj_field=None,
+)(Gizmo.labels.through)
+# The same with the default obj_field: pgh_obj references the generated proxy of the through model.
+pghistory_core.track(
+    pghistory_core.InsertEvent("part.add"), pghistory_core.DeleteEvent("part.remove")
+)(Gizmo.parts.through)
+
+
+@pghistory_core.track(
+    pghistory_core.InsertEvent("group.add"),
+    pghistory_core.DeleteEvent("group.remove"),
+    obj_field=None,
+)
+class UserGroups(User.groups.through):  # type: ignore[name-defined,misc]
+    """A third-party through model, tracked through a proxy as 3.x documents."""
+
+    class Meta:
+        proxy = True
+
+
+@pghistory_core.track(context_field=pghistory_core.ContextJSONField())
+class Memo(models.Model):
+    """A denormalised context: 3.x adds pgh_context_id by default."""
+
+    text = models.TextField()
+
+
+class CompatEvents(Events):
+    """3.x's proxy of the aggregate: a plain field and a ProxyField read from the context."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, null=True, related_name="+")
+    url = pghistory_core.ProxyField("pgh_context__url", models.TextField(null=True))
+    secure = pghistory_core.ProxyField(
+        "pgh_context__request__secure", models.BooleanField(null=True)
+    )
+    request = pghistory_core.ProxyField("pgh_context__request", models.JSONField(null=True))
+
+    class Meta:
+        proxy = True
