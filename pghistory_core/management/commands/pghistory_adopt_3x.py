@@ -1,0 +1,37 @@
+"""``manage.py pghistory_adopt_3x``: finish switching a database from django-pghistory 3.x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pghistory_core.adopt3x import AdoptError, adopt
+
+
+class Command(BaseCommand):
+    help = (
+        "After replacing django-pghistory 3.x by pghistory_core and running makemigrations and "
+        "migrate: copy 3.x's contexts (pghistory_context) to pghistory_core_context with the "
+        "same ids and metadata, drop 3.x triggers no migration removed, and move the shared "
+        "pgh_id sequence past every stored event. One transaction; running it again changes "
+        "nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="report what would be done without changing (or locking) anything",
+        )
+        parser.add_argument("--database", default="default")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = adopt(options["database"], dry_run=options["dry_run"])
+        except AdoptError as error:
+            raise CommandError(str(error)) from None
+        if report.dry_run:
+            self.stdout.write("Dry run: nothing was changed.")
+        for line in report.lines():
+            self.stdout.write(line)
