@@ -46,6 +46,8 @@ class Report:
     contexts_present: int = 0
     triggers_dropped: list[str] = field(default_factory=list)
     sequence: sequence.SequenceState | None = None
+    #: Event tables whose ``pgh_id`` ranges overlap another's: (table, smallest, largest).
+    shared_ids: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -85,6 +87,13 @@ class Report:
             lines.append(
                 f"{EVENT_ID_SEQUENCE}: next value {state.next_value}, already past every "
                 f"stored pgh_id ({state.largest_event_id or 'no events'})"
+            )
+        if self.shared_ids:
+            ranges = ", ".join(f"{table} {low}-{high}" for table, low, high in self.shared_ids)
+            lines.append(
+                f"warning: events recorded by 3.x share pgh_id values across tables ({ranges}); "
+                "they are kept as they are, but pages that address one event by pgh_id alone "
+                "(the admin's event diff and revert links, its pagination) can mix them up."
             )
         if not self.changed:
             lines.append("Nothing to do: this database was adopted already.")
@@ -165,6 +174,22 @@ def _drop_triggers(cursor: CursorWrapper, triggers: list[tuple[str, str, str]]) 
             cursor.execute(f"DROP FUNCTION {function}")
 
 
+def _shared_ids(cursor: CursorWrapper) -> list[tuple[str, int, int]]:
+    """Event tables whose pgh_id ranges overlap (3.x numbered each table on its own)."""
+    ranges = []
+    for model in event_models():
+        column = quote(pk(model).column or "pgh_id")
+        cursor.execute(f"SELECT min({column}), max({column}) FROM {quote(model._meta.db_table)}")
+        low, high = cursor.fetchone()
+        if low is not None:
+            ranges.append((model._meta.db_table, int(low), int(high)))
+    return [
+        (table, low, high)
+        for table, low, high in ranges
+        if any(other != table and low <= o_high and o_low <= high for other, o_low, o_high in ranges)
+    ]
+
+
 def _conflicts(cursor: CursorWrapper) -> tuple[int, list[str]]:
     cursor.execute(
         f"SELECT count(*), (array_agg(o.id::text ORDER BY o.id))[1:3] "
@@ -222,6 +247,7 @@ def adopt(using: str = "default", *, dry_run: bool = False) -> Report:
             _drop_triggers(cursor, triggers)
         _copy_contexts(cursor, report)
         # Last: setval is not undone by a rollback, so nothing may fail after it.
+        report.shared_ids = _shared_ids(cursor)
         report.sequence = sequence.state(cursor) if dry_run else sequence.advance(cursor)
     return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from pghistory_core.adopt3x import AdoptError, adopt
 
@@ -31,6 +32,10 @@ class Command(BaseCommand):
             report = adopt(options["database"], dry_run=options["dry_run"])
         except AdoptError as error:
             raise CommandError(str(error)) from None
+        except DatabaseError as error:
+            raise CommandError(
+                f"The database refused a step; everything was rolled back: {error}"
+            ) from error
         if report.dry_run:
             self.stdout.write("Dry run: nothing was changed.")
         for line in report.lines():
