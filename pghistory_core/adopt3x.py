@@ -29,7 +29,11 @@ __all__ = ["LEGACY_CONTEXT_TABLE", "AdoptError", "Report", "adopt"]
 LEGACY_CONTEXT_TABLE = "pghistory_context"
 _CONTEXT_TABLE = "pghistory_core_context"
 # What 3.x's trigger functions call or read; ours use pghistory_core_* names.
-_LEGACY_MARKERS = ("_pgh_attach_context()", "'pghistory.context_id'", "'pghistory.context_metadata'")
+_LEGACY_MARKERS = (
+    "_pgh_attach_context()",
+    "'pghistory.context_id'",
+    "'pghistory.context_metadata'",
+)
 
 
 class AdoptError(Exception):
@@ -186,7 +190,9 @@ def _shared_ids(cursor: CursorWrapper) -> list[tuple[str, int, int]]:
     return [
         (table, low, high)
         for table, low, high in ranges
-        if any(other != table and low <= o_high and o_low <= high for other, o_low, o_high in ranges)
+        if any(
+            other != table and low <= o_high and o_low <= high for other, o_low, o_high in ranges
+        )
     ]
 
 
@@ -250,4 +256,3 @@ def adopt(using: str = "default", *, dry_run: bool = False) -> Report:
         report.shared_ids = _shared_ids(cursor)
         report.sequence = sequence.state(cursor) if dry_run else sequence.advance(cursor)
     return report
-

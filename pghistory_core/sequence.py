@@ -9,6 +9,7 @@ table, before ``migrate`` points a table's default at the sequence and whenever 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from django.db.backends.utils import CursorWrapper
 
 from pghistory_core.aggregate import event_models
@@ -73,4 +74,3 @@ def advance(cursor: CursorWrapper) -> SequenceState:
     if before.behind:
         cursor.execute("SELECT setval(%s, %s, true)", [EVENT_ID_SEQUENCE, before.largest_event_id])
     return before
-

@@ -47,8 +47,10 @@ def snapshot():
             table: _rows(cursor, "SELECT %s::regclass::oid AS oid", [table])[0]["oid"]
             for table in tables
         }
-        for name, table in (("legacy_contexts", "pghistory_context"),
-                            ("contexts", "pghistory_core_context")):
+        for name, table in (
+            ("legacy_contexts", "pghistory_context"),
+            ("contexts", "pghistory_core_context"),
+        ):
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
             exists = cursor.fetchone()[0]
             result[name] = _rows(cursor, f"SELECT * FROM {table} ORDER BY id") if exists else None

@@ -214,10 +214,19 @@ def test_switch_keeps_every_event_context_and_diff(project, legacy):
     legacy_snapshot = before["snapshot"]
     # Sanity of the 3.x history: six product events with four contexts, a subset model.
     assert [row["pgh_label"] for row in legacy_snapshot["events"]["shop_productevent"]] == [
-        "insert", "update", "update", "insert", "delete", "update", "insert", "update", "update"
+        "insert",
+        "update",
+        "update",
+        "insert",
+        "delete",
+        "update",
+        "insert",
+        "update",
+        "update",
     ]
     assert [row["pgh_label"] for row in legacy_snapshot["events"]["shop_productpriceevent"]] == [
-        "price_changed", "price_changed"
+        "price_changed",
+        "price_changed",
     ]
     # (Raw SQL reads jsonb as its text, which is canonical: equal text, equal value.)
     legacy_contexts = {
@@ -255,7 +264,10 @@ def test_switch_keeps_every_event_context_and_diff(project, legacy):
     assert adopted["contexts"] == legacy_snapshot["legacy_contexts"]
     report = result["actions"][1]["out"]
     # 3.x numbered each table from 1: the overlap is reported, the ids are kept.
-    assert "share pgh_id values across tables (shop_productevent 1-9, shop_productpriceevent 1-2)" in report
+    assert (
+        "share pgh_id values across tables (shop_productevent 1-9, shop_productpriceevent 1-2)"
+        in report
+    )
     assert f"copied {len(legacy_contexts)} to pghistory_core_context, 0 already there" in report
 
     inspected = result["inspect"]
@@ -404,8 +416,12 @@ def test_a_failure_halfway_rolls_everything_back(project, legacy, failure, messa
         actions=[
             {"sql": [*legacy_trigger_sql(before), *failure(legacy_ids)]},
             {"adopt": []},
-            {"sql": ["ALTER TABLE pghistory_core_context DROP CONSTRAINT IF EXISTS no_checkout",
-                     "DELETE FROM pghistory_core_context WHERE metadata = '{\"user\": 666}'"]},
+            {
+                "sql": [
+                    "ALTER TABLE pghistory_core_context DROP CONSTRAINT IF EXISTS no_checkout",
+                    "DELETE FROM pghistory_core_context WHERE metadata = '{\"user\": 666}'",
+                ]
+            },
             {"adopt": []},
         ],
     )

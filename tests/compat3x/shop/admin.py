@@ -1,8 +1,7 @@
 from django.contrib import admin
+from shop.models import Product
 
 from pghistory_admin import HistoryAdminMixin
-
-from shop.models import Product
 
 
 @admin.register(Product)
