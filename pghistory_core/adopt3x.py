@@ -11,18 +11,20 @@ the shared ``pgh_id`` sequence past every stored event. All of it runs in one tr
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Model
 from pgtrigger import registry
 
-from pghistory_core import sequence
+from pghistory_core import append_only, sequence
 from pghistory_core.aggregate import event_models
 from pghistory_core.config import EVENT_ID_SEQUENCE
-from pghistory_core.meta import pk
-from pghistory_core.triggers import quote
+from pghistory_core.meta import column, pk
+from pghistory_core.triggers import literal, quote
 
 __all__ = ["LEGACY_CONTEXT_TABLE", "AdoptError", "Report", "adopt"]
 
@@ -50,8 +52,11 @@ class Report:
     contexts_present: int = 0
     triggers_dropped: list[str] = field(default_factory=list)
     sequence: sequence.SequenceState | None = None
-    #: Event tables whose ``pgh_id`` ranges overlap another's: (table, smallest, largest).
-    shared_ids: list[tuple[str, int, int]] = field(default_factory=list)
+    #: How many ``pgh_id`` values more than one event table holds, and those tables.
+    shared_ids: int = 0
+    shared_tables: list[str] = field(default_factory=list)
+    #: Events given a new ``pgh_id`` by ``renumber=True`` (or that would be, in a dry run).
+    renumbered: int = 0
 
     @property
     def changed(self) -> bool:
@@ -59,6 +64,7 @@ class Report:
         return bool(
             self.contexts_copied
             or self.triggers_dropped
+            or self.renumbered
             or (self.sequence is not None and self.sequence.behind)
         )
 
@@ -92,12 +98,19 @@ class Report:
                 f"{EVENT_ID_SEQUENCE}: next value {state.next_value}, already past every "
                 f"stored pgh_id ({state.largest_event_id or 'no events'})"
             )
-        if self.shared_ids:
-            ranges = ", ".join(f"{table} {low}-{high}" for table, low, high in self.shared_ids)
+        if self.renumbered:
+            renumber = "would give" if self.dry_run else "gave"
             lines.append(
-                f"warning: events recorded by 3.x share pgh_id values across tables ({ranges}); "
-                "they are kept as they are, but pages that address one event by pgh_id alone "
-                "(the admin's event diff and revert links, its pagination) can mix them up."
+                f"pgh_id: {renumber} {self.renumbered} event(s) a new id, unique across event "
+                "tables (each table's order, and so every diff, unchanged)"
+            )
+        if self.shared_ids:
+            lines.append(
+                f"warning: {self.shared_ids} pgh_id value(s) are held by more than one event "
+                f"table ({', '.join(self.shared_tables)}): django-pghistory 3.x numbered each "
+                "table on its own. The events are kept as they are, but what addresses an event "
+                "by pgh_id alone (the admin's pagination, diff and revert links) can mix them "
+                "up; run again with --renumber to give them unique ids."
             )
         if not self.changed:
             lines.append("Nothing to do: this database was adopted already.")
@@ -178,22 +191,94 @@ def _drop_triggers(cursor: CursorWrapper, triggers: list[tuple[str, str, str]]) 
             cursor.execute(f"DROP FUNCTION {function}")
 
 
-def _shared_ids(cursor: CursorWrapper) -> list[tuple[str, int, int]]:
-    """Event tables whose pgh_id ranges overlap (3.x numbered each table on its own)."""
+def _table_ids(model: type[Model]) -> tuple[str, str, str]:
+    """(table, pgh_id column, pgh_created_at column), quoted."""
+    return (
+        quote(model._meta.db_table),
+        quote(pk(model).column or "pgh_id"),
+        quote(column(model, "pgh_created_at")),
+    )
+
+
+def _shared_ids(cursor: CursorWrapper) -> tuple[int, list[str]]:
+    """How many pgh_id values several event tables hold (3.x numbered each table on its own)."""
     ranges = []
     for model in event_models():
-        column = quote(pk(model).column or "pgh_id")
-        cursor.execute(f"SELECT min({column}), max({column}) FROM {quote(model._meta.db_table)}")
+        table, pgh_id, _ = _table_ids(model)
+        cursor.execute(f"SELECT min({pgh_id}), max({pgh_id}) FROM {table}")
         low, high = cursor.fetchone()
         if low is not None:
-            ranges.append((model._meta.db_table, int(low), int(high)))
-    return [
-        (table, low, high)
-        for table, low, high in ranges
+            ranges.append((model, int(low), int(high)))
+    overlapping = [
+        (model, low, high)
+        for model, low, high in ranges
         if any(
-            other != table and low <= o_high and o_low <= high for other, o_low, o_high in ranges
+            other is not model and low <= o_high and o_low <= high
+            for other, o_low, o_high in ranges
         )
     ]
+    if not overlapping:
+        return 0, []
+    union = " UNION ALL ".join(
+        "SELECT {1} AS id FROM {0}".format(*_table_ids(model)) for model, _, _ in overlapping
+    )
+    cursor.execute(
+        f"SELECT count(*) FROM (SELECT id FROM ({union}) AS ids GROUP BY id HAVING count(*) > 1) AS d"
+    )
+    shared = int(cursor.fetchone()[0])
+    return shared, sorted(model._meta.db_table for model, _, _ in overlapping) if shared else []
+
+
+def _renumbering_sql() -> str:
+    """(table, old id, new id) of every event, the new ids unique across tables.
+
+    Events are merged by time, but each table keeps its own order: a table's events are ranked
+    by the latest ``pgh_created_at`` up to them in ``pgh_id`` order, which never decreases, so
+    the previous event of an object, and with it every diff, stays the same.
+    """
+    branches = []
+    for model in event_models():
+        table, pgh_id, created = _table_ids(model)
+        branches.append(
+            f"SELECT {literal(model._meta.db_table)} AS tbl, {pgh_id} AS old_id, "
+            f"max({created}) OVER (ORDER BY {pgh_id} ROWS UNBOUNDED PRECEDING) AS ts FROM {table}"
+        )
+    return (
+        "SELECT tbl, old_id, row_number() OVER (ORDER BY ts, old_id, tbl) AS new_id "
+        f"FROM ({' UNION ALL '.join(branches)}) AS events"
+    )
+
+
+def _renumber(cursor: CursorWrapper, report: Report, using: str) -> None:
+    chained = [m for m in event_models() if getattr(m, "pgh_hash_chain", False)]
+    for model in chained:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT FROM {_table_ids(model)[0]} WHERE pgh_hash IS NOT NULL)"
+        )
+        if cursor.fetchone()[0]:
+            raise AdoptError(
+                f"{model._meta.label} has a hash chain, which covers pgh_id: renumbering would "
+                "break it. Renumber before enabling hash_chain, or keep the ids."
+            )
+    if report.dry_run:
+        cursor.execute(f"SELECT count(*) FROM ({_renumbering_sql()}) AS r WHERE old_id <> new_id")
+        report.renumbered = int(cursor.fetchone()[0])
+        return
+    cursor.execute(f"CREATE TEMPORARY TABLE _pgh_renumber ON COMMIT DROP AS {_renumbering_sql()}")
+    cursor.execute("SELECT count(*) FROM _pgh_renumber WHERE old_id <> new_id")
+    report.renumbered = int(cursor.fetchone()[0])
+    protected = [m for m in event_models() if getattr(m, "pgh_append_only", False)]
+    with append_only.bypass(*protected, databases=[using]) if protected else nullcontext():
+        for model in event_models():
+            table, pgh_id, _ = _table_ids(model)
+            # Through negative ids: no new id meets an old one in the primary key midway.
+            cursor.execute(f"UPDATE {table} SET {pgh_id} = -{pgh_id}")
+            cursor.execute(
+                f"UPDATE {table} AS t SET {pgh_id} = r.new_id FROM _pgh_renumber AS r "
+                f"WHERE r.tbl = %s AND t.{pgh_id} = -r.old_id",
+                [model._meta.db_table],
+            )
+    cursor.execute("DROP TABLE _pgh_renumber")
 
 
 def _conflicts(cursor: CursorWrapper) -> tuple[int, list[str]]:
@@ -233,11 +318,13 @@ def _copy_contexts(cursor: CursorWrapper, report: Report) -> None:
     report.contexts_copied = cursor.rowcount
 
 
-def adopt(using: str = "default", *, dry_run: bool = False) -> Report:
+def adopt(using: str = "default", *, dry_run: bool = False, renumber: bool = False) -> Report:
     """Finish the switch from django-pghistory 3.x on database ``using``; see the module doc.
 
     Idempotent (a second run changes nothing) and atomic (an error rolls every step back).
     With ``dry_run`` nothing is written or locked; the report says what would be done.
+    ``renumber`` gives every event a new ``pgh_id`` when event tables share ids (3.x numbered
+    each table on its own), so that ``pgh_id`` identifies one event again.
     Raises ``AdoptError`` when migrations are pending or contexts conflict.
     """
     connection = connections[using]
@@ -252,7 +339,11 @@ def adopt(using: str = "default", *, dry_run: bool = False) -> Report:
         if not dry_run:
             _drop_triggers(cursor, triggers)
         _copy_contexts(cursor, report)
+        report.shared_ids, report.shared_tables = _shared_ids(cursor)
+        if renumber and report.shared_ids:
+            _renumber(cursor, report, using)
+            if not dry_run:
+                report.shared_ids, report.shared_tables = _shared_ids(cursor)
         # Last: setval is not undone by a rollback, so nothing may fail after it.
-        report.shared_ids = _shared_ids(cursor)
         report.sequence = sequence.state(cursor) if dry_run else sequence.advance(cursor)
     return report

@@ -263,10 +263,10 @@ def test_switch_keeps_every_event_context_and_diff(project, legacy):
     assert result["before_actions"]["contexts"] == []
     assert adopted["contexts"] == legacy_snapshot["legacy_contexts"]
     report = result["actions"][1]["out"]
-    # 3.x numbered each table from 1: the overlap is reported, the ids are kept.
+    # 3.x numbered each table from 1: the shared ids are reported and kept.
     assert (
-        "share pgh_id values across tables (shop_productevent 1-9, shop_productpriceevent 1-2)"
-        in report
+        "2 pgh_id value(s) are held by more than one event table "
+        "(shop_productevent, shop_productpriceevent)" in report
     )
     assert f"copied {len(legacy_contexts)} to pghistory_core_context, 0 already there" in report
 
@@ -435,3 +435,51 @@ def test_a_failure_halfway_rolls_everything_back(project, legacy, failure, messa
     assert retried["ok"], retried
     assert retried["snapshot"]["contexts"] == before["snapshot"]["legacy_contexts"]
     assert "pgtrigger_legacy_update_00000" not in retried["snapshot"]["functions"]
+
+
+def test_renumber_gives_each_event_its_own_id_and_keeps_every_diff(project, legacy):
+    _, before = legacy
+    legacy_events = before["snapshot"]["events"]
+    result = switch(
+        project,
+        actions=[
+            {"adopt": ["--renumber", "--dry-run"]},
+            {"adopt": ["--renumber"]},
+            {"adopt": ["--renumber"]},
+        ],
+        inspect=True,
+        pages=[AUDIT_LOG],
+    )
+    dry, renumbered, again = result["actions"]
+    total = sum(len(rows) for rows in legacy_events.values())
+    assert "2 pgh_id value(s) are held by more than one event table" in dry["out"]
+    assert "would give" in dry["out"]
+    assert dry["snapshot"]["events"] == legacy_events
+    assert renumbered["ok"], renumbered
+    assert "held by more than one" not in renumbered["out"]
+    assert "Nothing to do" in again["out"]
+    assert again["snapshot"] == renumbered["snapshot"]
+
+    events = renumbered["snapshot"]["events"]
+    ids = [row["pgh_id"] for rows in events.values() for row in rows]
+    assert sorted(ids) == list(range(1, total + 1))
+    # Every other column is unchanged, in each table's own order.
+    for table, rows in events.items():
+        assert [{k: v for k, v in r.items() if k != "pgh_id"} for r in rows] == [
+            {k: v for k, v in r.items() if k != "pgh_id"} for r in legacy_events[table]
+        ]
+    # The aggregate shows the same diffs as 3.x did, event by event in each table's order.
+    theirs = {}
+    for event in before["legacy_aggregate"]:
+        theirs.setdefault(event["pgh_model"], []).append(event)
+    ours = {}
+    for event in result["inspect"]["aggregate"]:
+        ours.setdefault(event["pgh_model"], []).append(event)
+    assert ours.keys() == theirs.keys()
+    for model, events_ in ours.items():
+        assert [(e["pgh_label"], normalized_diff(e["pgh_diff"])) for e in events_] == [
+            (e["pgh_label"], normalized_diff(e["pgh_diff"])) for e in theirs[model]
+        ]
+    audit_log = result["inspect"]["pages"][AUDIT_LOG]
+    assert audit_log["status"] == 200
+    assert all(f"#{pgh_id}" in audit_log["text"] for pgh_id in ids)

@@ -25,11 +25,19 @@ class Command(BaseCommand):
             action="store_true",
             help="report what would be done without changing (or locking) anything",
         )
+        parser.add_argument(
+            "--renumber",
+            action="store_true",
+            help="when event tables share pgh_id values (3.x numbered each table on its own), "
+            "give every event a new pgh_id, unique across tables, keeping each table's order",
+        )
         parser.add_argument("--database", default="default")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = adopt(options["database"], dry_run=options["dry_run"])
+            report = adopt(
+                options["database"], dry_run=options["dry_run"], renumber=options["renumber"]
+            )
         except AdoptError as error:
             raise CommandError(str(error)) from None
         except DatabaseError as error:
