@@ -483,3 +483,34 @@ def test_renumber_gives_each_event_its_own_id_and_keeps_every_diff(project, lega
     audit_log = result["inspect"]["pages"][AUDIT_LOG]
     assert audit_log["status"] == 200
     assert all(f"#{pgh_id}" in audit_log["text"] for pgh_id in ids)
+
+
+def test_a_new_database_migrates_the_switched_project_from_scratch(project, tmp_path):
+    # A colleague's or CI's empty database runs 3.x's old migrations, then the switch.
+    switch(project)
+    name = f"{project.database}_fresh"
+    _sql(f'CREATE DATABASE "{name}"')
+    try:
+        fresh = project.copy(tmp_path / "fresh", name)
+        result = fresh.step(
+            "core",
+            migrate=True,
+            write="shop.Product.objects.create(sku='A-1', price='10.00')\n" + AFTER,
+            inspect=True,
+            actions=[{"adopt": []}],
+        )
+    finally:
+        _sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    inspected = result["inspect"]
+    assert inspected["check_clean"], inspected["check_output"]
+    assert set(inspected["trigger_status"].values()) == {"INSTALLED"}
+    assert [(e["pgh_model"], e["pgh_label"]) for e in inspected["aggregate"]] == [
+        ("shop.ProductEvent", "insert"),
+        ("shop.ProductPriceEvent", "price_changed"),
+        ("shop.ProductEvent", "update"),
+        ("shop.ProductEvent", "insert"),
+    ]
+    assert inspected["aggregate"][1]["pgh_context_metadata"] == {"url": "/after/", "user": 8}
+    # Nothing of 3.x to adopt there.
+    assert "contexts: none to copy" in result["actions"][0]["out"]
+    assert "Nothing to do" in result["actions"][0]["out"]
