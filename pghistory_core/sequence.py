@@ -43,10 +43,16 @@ def largest_event_id(cursor: CursorWrapper) -> tuple[int | None, str | None]:
         if table in seen:
             continue
         seen.add(table)
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [quote(table)])
+        column = pk(model).column or "pgh_id"
+        # Before migrate, a table may be missing or not have this column yet.
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attname = %s AND NOT attisdropped)",
+            [quote(table), column],
+        )
         if not cursor.fetchone()[0]:
             continue
-        cursor.execute(f"SELECT max({quote(pk(model).column or 'pgh_id')}) FROM {quote(table)}")
+        cursor.execute(f"SELECT max({quote(column)}) FROM {quote(table)}")
         value = cursor.fetchone()[0]
         if value is not None and (largest[0] is None or value > largest[0]):
             largest = (int(value), table)
