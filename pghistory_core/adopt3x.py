@@ -6,7 +6,9 @@ sequence, the triggers are replaced). What migrations cannot move is data outsid
 tables: the contexts 3.x recorded in ``pghistory_context``. ``adopt()`` copies them to
 ``pghistory_core_context`` with the same ids, timestamps and metadata, drops 3.x triggers that
 no migration removed (installed outside migrations, so still writing to 3.x's tables), and moves
-the shared ``pgh_id`` sequence past every stored event. All of it runs in one transaction.
+the shared ``pgh_id`` sequence past every stored event. With ``renumber``, events that share a
+``pgh_id`` with an event of another table (3.x numbered each table from 1) get new ids, unique
+across tables, in each table's own order. All of it runs in one transaction.
 """
 
 from __future__ import annotations
