@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.migrations.exceptions import NodeNotFoundError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Model
 from pgtrigger import registry
@@ -125,7 +126,15 @@ def _exists(cursor: CursorWrapper, table: str) -> bool:
 
 
 def _check_migrated(using: str) -> None:
-    executor = MigrationExecutor(connections[using])
+    try:
+        executor = MigrationExecutor(connections[using])
+    except NodeNotFoundError as error:
+        if error.node[0] != "pghistory":
+            raise
+        raise AdoptError(
+            f"{error.message}. Add 'pghistory_core.from3x' to INSTALLED_APPS where 'pghistory' "
+            "was: it stands in for django-pghistory's migrations."
+        ) from None
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if plan:
         first = plan[0][0]

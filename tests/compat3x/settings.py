@@ -40,6 +40,8 @@ else:
         "pghistory_admin",
         "shop",
     ]
+    if os.environ.get("COMPAT_WITHOUT_FROM3X"):
+        INSTALLED_APPS.remove("pghistory_core.from3x")
     MIDDLEWARE = [
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.common.CommonMiddleware",

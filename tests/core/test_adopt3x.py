@@ -107,9 +107,10 @@ class Project:
         models = self.root / "shop" / "models.py"
         models.write_text(re.sub(r"\bpghistory\b", "pghistory_core", models.read_text()))
 
-    def step(self, side: str, **spec) -> dict:
+    def step(self, side: str, env: dict | None = None, **spec) -> dict:
         env = {
             **os.environ,
+            **(env or {}),
             "DATABASE_URL": devdb.get_database_url(),
             "DJANGO_SETTINGS_MODULE": "settings",
             "COMPAT_DB": self.database,
@@ -514,3 +515,11 @@ def test_a_new_database_migrates_the_switched_project_from_scratch(project, tmp_
     # Nothing of 3.x to adopt there.
     assert "contexts: none to copy" in result["actions"][0]["out"]
     assert "Nothing to do" in result["actions"][0]["out"]
+
+
+def test_without_the_stand_in_app_the_command_says_what_to_install(project):
+    result = project.step("core", env={"COMPAT_WITHOUT_FROM3X": "1"}, adopt_before=[[]])
+    (adopt,) = result["adopt_before"]
+    assert not adopt["ok"]
+    assert "('pghistory', '0007_auto_20250421_0444')" in adopt["error"]
+    assert "Add 'pghistory_core.from3x' to INSTALLED_APPS" in adopt["error"]
