@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import connections
 
+from pghistory_core import sequence
 from pghistory_core.config import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, EVENT_ID_SEQUENCE
 
 __all__ = [
@@ -61,12 +62,17 @@ DROP FUNCTION IF EXISTS pghistory_core_context_id();
 
 
 def install(using: str) -> None:
-    """Create the shared sequence (needed before any event table is created)."""
+    """Create the shared sequence (needed before any event table is created).
+
+    It is also moved past the ids already stored in event tables, before a migration points a
+    table filled by django-pghistory 3.x (its own counter per table) at it.
+    """
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         cursor.execute(SEQUENCE_SQL)
+        sequence.advance(cursor)
 
 
 def pre_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
