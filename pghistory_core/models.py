@@ -10,6 +10,7 @@ from django.db import models
 
 from pghistory_core.aggregate import EventsManager
 from pghistory_core.fields import NextEventId
+from pghistory_core.guards import ContextGuard
 from pghistory_core.indexes import JSONPathGinIndex
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Context(models.Model):
             models.Index(fields=["created_at"], name="pghistory_core_ctx_created"),
             JSONPathGinIndex(fields=["metadata"], name="pghistory_core_ctx_metadata"),
         ]
+        # A context may gain keys (nested contexts), never change or lose one, nor be deleted.
+        triggers = [ContextGuard()]
 
     def __str__(self) -> str:
         return str(self.id)
