@@ -288,7 +288,7 @@ def verify(
     sql = f"""
         WITH checked AS (
             SELECT t.pgh_id, t.pgh_hash, {expected} AS expected,
-                   count(t.pgh_hash) OVER w AS position
+                   count(t.pgh_hash) OVER w AS position, t.{SEAL_FIELD} IS NOT NULL AS sealed
             FROM {table} AS t
             WINDOW w AS (ORDER BY t.pgh_id)
         )
@@ -296,9 +296,11 @@ def verify(
             count(*),
             count(*) FILTER (WHERE position = 0),
             max(pgh_id) FILTER (WHERE position = 0),
-            -- Every chained event but the anchor (the oldest hashed one) must match.
+            -- Every chained event must match, but an anchor (the oldest hashed one) whose
+            -- predecessor may have been pruned; the first event of the chain, which carries the
+            -- seal, had none and is checked too.
             min(pgh_id) FILTER (
-                WHERE position >= 1 AND NOT (position = 1 AND pgh_hash IS NOT NULL)
+                WHERE position >= 1 AND NOT (position = 1 AND pgh_hash IS NOT NULL AND NOT sealed)
                 AND pgh_hash IS DISTINCT FROM expected
             ),
             (SELECT array[pgh_id::text, pgh_hash] FROM {table}
