@@ -14,7 +14,16 @@ from pgtrigger import compiler
 
 from pghistory_core.trigger_sql import OwnerBypassTriggerSql
 
-__all__ = ["AppendOnly", "AppendOnlyTruncate", "ContextGuard", "OwnerBypassTrigger"]
+__all__ = [
+    "CONTEXT_GUARD",
+    "AppendOnly",
+    "AppendOnlyTruncate",
+    "ContextGuard",
+    "OwnerBypassTrigger",
+]
+
+#: The URI of the ``Context`` table's guard, for ``pgtrigger.ignore()`` by the table's owner.
+CONTEXT_GUARD = "pghistory_core.Context:context_guard"
 
 _OWNER_ONLY_HINT = (
     "History is append-only. Only the owner of the table (or a member of its role) can lift "

@@ -120,7 +120,9 @@ class HashChainTrigger(pgtrigger.Trigger):
                 f"NEW.{SNAPSHOT_FIELD} := (SELECT metadata FROM {CONTEXT_TABLE} "
                 f'WHERE id = NEW."{self.context_column}");'
             )
-        lines.append(f"NEW.{HASH_FIELD} := {_hash_sql('_pgh_previous', canonical_sql(model, 'NEW'))};")
+        lines.append(
+            f"NEW.{HASH_FIELD} := {_hash_sql('_pgh_previous', canonical_sql(model, 'NEW'))};"
+        )
         lines.append("RETURN NEW;")
         return "\n".join(lines)
 
@@ -208,7 +210,9 @@ class ChainReport:
         sealed = int((self.seal or {}).get("events") or 0)
         if not sealed and not self.unchained:
             return None
-        text = f"{self.unchained} events from before the chain started (sealed at its start: {sealed})"
+        text = (
+            f"{self.unchained} events from before the chain started (sealed at its start: {sealed})"
+        )
         if self.unchained < sealed:
             text += f", {sealed - self.unchained} of them pruned"
         return text

@@ -179,7 +179,12 @@ def test_app_role_cannot_truncate_even_when_granted(app, app_role):
     Note.objects.create(text="kept")
     _refused(app, "TRUNCATE testapp_noteevent", match="permission denied")
     _admin(f"GRANT TRUNCATE ON testapp_noteevent TO {app_role}")
-    _refused(app, _ignore_all(app, "testapp_noteevent"), "TRUNCATE testapp_noteevent", match="Cannot truncate")
+    _refused(
+        app,
+        _ignore_all(app, "testapp_noteevent"),
+        "TRUNCATE testapp_noteevent",
+        match="Cannot truncate",
+    )
     assert NoteEvent.objects.count() == 1
 
 
@@ -277,7 +282,9 @@ def test_documented_prune_works_for_the_owner_and_is_refused_clearly_to_others(a
     cutoff = timezone.now() + datetime.timedelta(seconds=1)
     with transaction.atomic():
         _admin(f"SET LOCAL ROLE {app_role}")
-        with pytest.raises(BypassRefused, match=f"Role '{app_role}'.*does not own testapp_noteevent"):
+        with pytest.raises(
+            BypassRefused, match=f"Role '{app_role}'.*does not own testapp_noteevent"
+        ):
             prune_older_than(NoteEvent, cutoff, allow_append_only=True)
         _admin("RESET ROLE")
     assert NoteEvent.objects.count() == 1
@@ -300,7 +307,7 @@ def _chained_in_context(**metadata: Any) -> uuid.UUID:
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE pghistory_core_context SET metadata = '{\"user\": 999, \"url\": \"/forged/\"}'",
+        'UPDATE pghistory_core_context SET metadata = \'{"user": 999, "url": "/forged/"}\'',
         "UPDATE pghistory_core_context SET metadata = metadata || '{\"user\": 999}'",
         "UPDATE pghistory_core_context SET metadata = metadata - 'user'",
         "UPDATE pghistory_core_context SET id = gen_random_uuid()",
@@ -341,7 +348,7 @@ def test_a_rewritten_context_is_detected_by_verify():
     first = LedgerEntryEvent.objects.order_by("pgh_id").first()
     with pgtrigger.ignore("pghistory_core.Context:context_guard"), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE pghistory_core_context SET metadata = '{\"user\": 999, \"url\": \"/orders/\"}'"
+            'UPDATE pghistory_core_context SET metadata = \'{"user": 999, "url": "/orders/"}\''
             " WHERE id = %s",
             [context_id],
         )
@@ -355,7 +362,7 @@ def test_a_rewritten_context_is_detected_by_verify():
     with pghistory_core.bypass_append_only(LedgerEntryEvent), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE testapp_ledgerentryevent SET pgh_context_snapshot = "
-            "'{\"user\": 999, \"url\": \"/orders/\"}'"
+            '\'{"user": 999, "url": "/orders/"}\''
         )
     assert verify(LedgerEntryEvent).broken_at == first.pgh_id
 
@@ -378,8 +385,9 @@ def test_nested_contexts_are_not_reported_as_tampering():
     report = verify(LedgerEntryEvent)
     assert report.ok, str(report)
     assert (report.attribution_checked, report.attribution_grown) == (3, 2)
-    assert "context metadata of 3 events as recorded (2 of their contexts gained keys since)" in str(
-        report
+    assert (
+        "context metadata of 3 events as recorded (2 of their contexts gained keys since)"
+        in str(report)
     )
 
 
@@ -421,7 +429,7 @@ def test_changing_the_seal_of_the_chain_start_breaks_it():
     with pghistory_core.bypass_append_only(LedgerEntryEvent), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE testapp_ledgerentryevent SET pgh_chain_seal = "
-            "'{\"events\": 1, \"last_pgh_id\": 1}' WHERE pgh_id = %s",
+            '\'{"events": 1, "last_pgh_id": 1}\' WHERE pgh_id = %s',
             [first.pgh_id],
         )
     assert verify(LedgerEntryEvent).broken_at == first.pgh_id
