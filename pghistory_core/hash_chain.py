@@ -5,9 +5,13 @@ predecessor's hash followed by a canonical text of its own columns. A row-level 
 trigger on the event table computes it, so every way of writing an event (triggers,
 ``create_event``, a manual INSERT) is chained. Writers of one chained table take a
 transaction-level advisory lock and draw ``pgh_id`` inside it, so the chain's order is the
-``pgh_id`` order. ``verify()`` (``manage.py pghistory_verify``) recomputes the chain and reports
-the first broken link; comparing the head with a copy kept elsewhere also catches a rewrite of
-the whole chain or removed newest events.
+``pgh_id`` order. The hash also covers the context metadata as it was when the event was written
+(``pgh_context_snapshot``) and, on the first chained event, a seal of the events the table held
+before the chain started (``pgh_chain_seal``). ``verify()`` (``manage.py pghistory_verify``)
+recomputes the chain and reports the first broken link, unchained events the seal does not
+account for, and contexts that lost or changed what their events recorded; comparing the head
+with a copy kept elsewhere also catches a rewrite of the whole chain or removed newest events.
+Only the table's owner can ask the trigger to step aside (``trigger_sql.OWNER_MAY_IGNORE``).
 """
 
 from __future__ import annotations
@@ -150,7 +154,8 @@ class ChainReport:
     broken_at: int | None
     head: tuple[int, str] | None
     expected_head_found: bool | None = None
-    #: The oldest chained event, whose own link is not checked (its predecessor may be pruned).
+    #: The oldest chained event. Its own link is checked only when it carries the seal (the
+    #: first event of the chain had no predecessor); otherwise its predecessor may be pruned.
     anchor: int | None = None
     #: The seal the anchor recorded: ``{"events": n, "last_pgh_id": id}`` held before the chain.
     seal: dict[str, Any] | None = None
