@@ -234,6 +234,33 @@ def test_a_security_definer_function_of_the_owner_does_not_lend_its_bypass(app, 
     assert NoteEvent.objects.count() == 1
 
 
+def test_a_foreign_key_cascade_does_not_lend_the_owners_bypass(app, app_role):
+    """A cascade runs as the owner of the referencing table, whatever role deleted the parent."""
+    Note.objects.create(text="kept")
+    _admin(
+        "CREATE TABLE pgh_test_parent (id int PRIMARY KEY)",
+        "INSERT INTO pgh_test_parent VALUES (1)",
+        "ALTER TABLE testapp_noteevent ADD COLUMN pgh_test_parent_id int "
+        "REFERENCES pgh_test_parent ON DELETE CASCADE",
+        f"GRANT SELECT, DELETE ON pgh_test_parent TO {app_role}",
+    )
+    try:
+        with pghistory_core.bypass_append_only(NoteEvent):
+            _admin("UPDATE testapp_noteevent SET pgh_test_parent_id = 1")
+        _refused(
+            app,
+            _ignore_all(app, "testapp_noteevent"),
+            "DELETE FROM pgh_test_parent",
+            match="Cannot update or delete",
+        )
+        assert NoteEvent.objects.count() == 1
+    finally:
+        _admin(
+            "ALTER TABLE testapp_noteevent DROP COLUMN pgh_test_parent_id",
+            "DROP TABLE pgh_test_parent",
+        )
+
+
 def test_app_role_cannot_slip_an_unhashed_event_into_the_chain(app):
     for n in range(3):
         _entry(n)
@@ -340,6 +367,18 @@ def test_app_role_cannot_rewrite_a_context_through_the_context_settings(app):
     report = verify(LedgerEntryEvent)
     assert report.ok, str(report)
     assert report.attribution_grown == 2
+
+
+def test_emptying_the_context_table_is_detected_by_verify(app, app_role):
+    """TRUNCATE fires no row trigger (and Django's test flush needs it): a role granted it can
+    empty the table, and the chain then reports every chained event's attribution as changed."""
+    _chained_in_context(user=1)
+    _admin(f"GRANT TRUNCATE ON pghistory_core_context TO {app_role}")
+    app.run("TRUNCATE pghistory_core_context")
+    report = verify(LedgerEntryEvent)
+    assert not report.ok
+    assert report.attribution_changed_at == LedgerEntryEvent.objects.order_by("pgh_id")[0].pgh_id
+    assert "ATTRIBUTION CHANGED" in str(report)
 
 
 def test_a_rewritten_context_is_detected_by_verify():
