@@ -105,6 +105,8 @@ def bypass_append_only(*event_models: Any, databases: list[str] | None = None) -
     """Allow UPDATE/DELETE on append-only event tables inside a ``with`` block (for pruning).
 
     The bypass is explicit and recorded: it opens a context with ``pgh_bypass_append_only``.
+    Only the owner of the tables (a member of its role, or a superuser) can use it; any other
+    role gets ``pghistory_core.append_only.BypassRefused``.
     """
     from pghistory_core.append_only import bypass
 

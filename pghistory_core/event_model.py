@@ -15,11 +15,18 @@ from django.db.models.functions import Cast
 from django.db.models.signals import class_prepared
 from django.utils.text import slugify
 
-from pghistory_core import config
+from pghistory_core import config, guards
 from pghistory_core import fields as config_fields
 from pghistory_core.fields import UNSET
-from pghistory_core.hash_chain import HASH_FIELD, HashChainTrigger
+from pghistory_core.hash_chain import (
+    HASH_FIELD,
+    SEAL_FIELD,
+    SNAPSHOT_FIELD,
+    HashChainTrigger,
+    has_snapshot,
+)
 from pghistory_core.indexes import EventBrinIndex
+from pghistory_core.meta import column
 from pghistory_core.trackers import InsertEvent, Tracker, UpdateEvent
 
 _AUTO_TO_PLAIN: dict[type[models.Field[Any, Any]], type[models.Field[Any, Any]]] = {
@@ -332,6 +339,17 @@ def create_event_model(
         class_attrs[HASH_FIELD] = models.CharField(
             max_length=64, null=True, editable=False, help_text="SHA-256 chaining this event."
         )
+        class_attrs[SEAL_FIELD] = models.JSONField(
+            null=True,
+            editable=False,
+            help_text="On the first chained event: the events held before the chain started.",
+        )
+        if context_kind == "fk":
+            class_attrs[SNAPSHOT_FIELD] = models.JSONField(
+                null=True,
+                editable=False,
+                help_text="The context metadata when this event was written (chained).",
+            )
     if proxies:
         class_attrs["objects"] = _proxy_manager(proxies)
     event_model = type(model_name, (base,), class_attrs)
@@ -354,28 +372,10 @@ def setup_event_model(event_model: type[Any]) -> None:
     for tracker in event_model.pgh_trackers:
         tracker.setup(event_model)
     if getattr(event_model, "pgh_append_only", False):
-        # TRUNCATE fires statement triggers only, so it needs a trigger of its own. An empty
-        # table loses nothing, so Django's test flush (TRUNCATE of every table) still works.
-        pgtrigger.register(
-            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-            pgtrigger.Trigger(
-                name="append_only_truncate",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Truncate,
-                level=pgtrigger.Statement,
-                declare=[("_pgh_found", "BOOLEAN")],
-                func=(
-                    "EXECUTE format('SELECT EXISTS (SELECT FROM %I.%I)', TG_TABLE_SCHEMA,"
-                    " TG_TABLE_NAME) INTO _pgh_found;\n"
-                    "IF _pgh_found THEN\n"
-                    "  RAISE EXCEPTION 'pgtrigger: Cannot truncate % table', TG_TABLE_NAME;\n"
-                    "END IF;\n"
-                    "RETURN NULL;"
-                ),
-            ),
-        )(event_model)
+        pgtrigger.register(guards.AppendOnly(), guards.AppendOnlyTruncate())(event_model)
     if getattr(event_model, "pgh_hash_chain", False):
-        pgtrigger.register(HashChainTrigger())(event_model)
+        context = column(event_model, "pgh_context") if has_snapshot(event_model) else None
+        pgtrigger.register(HashChainTrigger(context_column=context))(event_model)
 
 
 class _SingleEventModel:

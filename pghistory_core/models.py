@@ -11,6 +11,7 @@ from django.db import models
 from pghistory_core.aggregate import EventsManager, EventsQuerySet
 from pghistory_core.event_query import EventManager, EventQuerySet
 from pghistory_core.fields import NextEventId, ProxyField
+from pghistory_core.guards import ContextGuard
 from pghistory_core.indexes import JSONPathGinIndex
 
 __all__ = [
@@ -45,6 +46,8 @@ class Context(models.Model):
             models.Index(fields=["created_at"], name="pghistory_core_ctx_created"),
             JSONPathGinIndex(fields=["metadata"], name="pghistory_core_ctx_metadata"),
         ]
+        # A context may gain keys (nested contexts), never change or lose one, nor be deleted.
+        triggers = [ContextGuard()]
 
     def __str__(self) -> str:
         return str(self.id)

@@ -212,9 +212,11 @@ def infer_interval(existing: Iterable[Partition]) -> str:
     raise ValueError(f"Cannot tell the interval of partition {name} ({days} days); pass interval=.")
 
 
-def _append_only_bypass(event_model: type[models.Model]) -> contextlib.AbstractContextManager[Any]:
+def _append_only_bypass(
+    event_model: type[models.Model], using: str
+) -> contextlib.AbstractContextManager[Any]:
     if getattr(event_model, "pgh_append_only", False):
-        return bypass(event_model)
+        return bypass(event_model, databases=[using])
     return contextlib.nullcontext()
 
 
@@ -249,7 +251,7 @@ def _attach(
             columns = cursor.fetchone()[0]
         if default:
             # Moving rows is not deleting history: the bypass lifts append_only for the DELETE.
-            with _append_only_bypass(event_model), connection.cursor() as cursor:
+            with _append_only_bypass(event_model, using), connection.cursor() as cursor:
                 cursor.execute(
                     f"WITH moved AS (DELETE FROM {quote(default)} WHERE {created} >= %s "
                     f"AND {created} < %s RETURNING {columns}) "

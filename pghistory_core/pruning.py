@@ -22,7 +22,9 @@ class AppendOnlyError(Exception):
     """Pruning an append-only event table without the explicit bypass."""
 
 
-def _guard(event_model: Any, allow_append_only: bool) -> contextlib.AbstractContextManager[Any]:
+def _guard(
+    event_model: Any, allow_append_only: bool, using: str
+) -> contextlib.AbstractContextManager[Any]:
     if not getattr(event_model, "pgh_append_only", False):
         return contextlib.nullcontext()
     if not allow_append_only:
@@ -30,7 +32,7 @@ def _guard(event_model: Any, allow_append_only: bool) -> contextlib.AbstractCont
             f"{event_model._meta.label} is append-only; pass the explicit bypass "
             "(--bypass-append-only / allow_append_only=True) to prune it."
         )
-    return bypass(event_model)
+    return bypass(event_model, databases=[using])
 
 
 def _batches(
@@ -39,7 +41,7 @@ def _batches(
     while True:
         with (
             transaction.atomic(using=using),
-            _guard(event_model, allow_append_only),
+            _guard(event_model, allow_append_only, using),
             connections[using].cursor() as cursor,
         ):
             cursor.execute(sql, params)
@@ -114,7 +116,7 @@ def prune_keep_last(
         last = ids[-1]
         with (
             transaction.atomic(using=using),
-            _guard(event_model, allow_append_only),
+            _guard(event_model, allow_append_only, using),
             connections[using].cursor() as cursor,
         ):
             cursor.execute(delete, [ids, keep])

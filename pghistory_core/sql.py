@@ -26,7 +26,9 @@ SEQUENCE_SQL = f"CREATE SEQUENCE IF NOT EXISTS {EVENT_ID_SEQUENCE};"
 
 # Resolves the open context once per statement: reads transaction-local settings with
 # current_setting(name, true) (no exception block) and upserts the Context row only when its
-# metadata changed since the last upsert of this transaction.
+# metadata changed since the last upsert of this transaction. The upsert adds keys and keeps the
+# recorded value of every existing one, so whoever sets these settings cannot rewrite whom the
+# events already written in a context are attributed to.
 FUNCTIONS_SQL = f"""
 CREATE OR REPLACE FUNCTION pghistory_core_context_id() RETURNS uuid AS $$
 DECLARE
@@ -40,7 +42,10 @@ BEGIN
     IF current_setting('{_WRITTEN_SETTING}', true) IS DISTINCT FROM (_id::text || _metadata) THEN
         INSERT INTO pghistory_core_context (id, metadata, created_at, updated_at)
         VALUES (_id, _metadata::jsonb, NOW(), NOW())
-        ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at;
+        -- Keys already recorded keep their value: a context only gains keys (see ContextGuard).
+        ON CONFLICT (id) DO UPDATE
+        SET metadata = EXCLUDED.metadata || pghistory_core_context.metadata,
+            updated_at = EXCLUDED.updated_at;
         PERFORM set_config('{_WRITTEN_SETTING}', _id::text || _metadata, true);
     END IF;
     RETURN _id;

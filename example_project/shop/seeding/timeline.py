@@ -13,9 +13,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pgtrigger
 from django.db import connection
 from django.utils import timezone
 
+from pghistory_core import guards
 from pghistory_core.aggregate import event_models
 from pghistory_core.config import EVENT_ID_SEQUENCE
 
@@ -87,6 +89,9 @@ class Timeline:
                     [lows, self._last_ids, self._times, self.first_event_id, last],
                 )
                 moved += cursor.rowcount
+        # A context's creation time is part of the record: only the table's owner, which the demo
+        # runs as, may move it.
+        with pgtrigger.ignore(guards.CONTEXT_GUARD), connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE pghistory_core_context AS c SET created_at = b.at, updated_at = b.at "
                 "FROM unnest(%s::uuid[], %s::timestamptz[]) AS b(id, at) WHERE c.id = b.id",

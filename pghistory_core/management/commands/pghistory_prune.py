@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from pghistory_core.append_only import BypassRefused
 from pghistory_core.management.labels import named_event_models
 from pghistory_core.pruning import AppendOnlyError, prune_keep_last, prune_older_than
 
@@ -46,4 +47,6 @@ class Command(BaseCommand):
             except AppendOnlyError as error:
                 self.stderr.write(f"skipped: {error}")
                 continue
+            except BypassRefused as error:
+                raise CommandError(str(error)) from None
             self.stdout.write(f"{event_model._meta.label}: {deleted} events deleted")

@@ -23,8 +23,10 @@ def _head(value: str) -> tuple[str, int, str]:
 class Command(BaseCommand):
     help = (
         "Recompute the hash chain of event tables tracked with hash_chain=True and report the "
-        "first broken link. Record the printed heads elsewhere and pass them back with "
-        "--expect-head to detect a rewritten chain."
+        "first broken link, events before the chain that its seal does not account for, and "
+        "contexts that no longer hold the metadata recorded with their events. Record the "
+        "printed heads elsewhere and pass them back with --expect-head to detect a rewritten "
+        "chain."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -52,6 +54,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--expect-head names no chained event model: {', '.join(sorted(unknown))}"
             )
+        if not chained:
+            self.stdout.write(
+                "Nothing verified: no event model keeps a hash chain (track(hash_chain=True) or "
+                "PGHISTORY_HASH_CHAIN = True)."
+            )
+            return
         failed = []
         for event_model in chained:
             report = verify(
