@@ -3,6 +3,7 @@
 ``python step.py '{"makemigrations": true, "migrate": true, "write": "...", ...}'``
 """
 
+import contextlib
 import html
 import importlib
 import io
@@ -15,6 +16,7 @@ import django
 
 django.setup()
 
+import pgtrigger  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.core.management.base import CommandError  # noqa: E402
@@ -172,7 +174,11 @@ for action in spec.get("actions", []):
     log = io.StringIO()
     result = {"ok": True}
     if "sql" in action:
-        with connection.cursor() as cursor:
+        # "ignore": triggers lifted for these statements (the suite's role owns the tables).
+        ignored = action.get("ignore", [])
+        # pgtrigger.ignore() without arguments would lift every trigger.
+        lifted = pgtrigger.ignore(*ignored) if ignored else contextlib.nullcontext()
+        with lifted, connection.cursor() as cursor:
             for statement in action["sql"]:
                 cursor.execute(statement)
     else:
