@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         # skips the database shutdown.
         print(f"Port {port} on {addr} is in use; pass another: python -m example_project 8001")
         return 1
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    prepare_environment()
     # SIGTERM (nox, CI, kill) exits through SystemExit so atexit stops the embedded PostgreSQL.
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     call_command("runserver", f"{_display_host(addr, any_ip=False)}:{port}", use_reloader=False)
     return 0
+
+
+def prepare_environment() -> None:
+    """The demo's settings: ``example_project.settings`` with ``DEBUG`` on (unless set)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    # DEBUG only here: runserver then serves the admin's static files, and errors show in full.
+    os.environ.setdefault("DJANGO_DEBUG", "1")
 
 
 def _parser() -> argparse.ArgumentParser:
