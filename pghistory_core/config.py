@@ -20,6 +20,23 @@ CONTEXT_ID_SETTING = "pghistory_core.context_id"
 CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
 
 
+#: Key, query-parameter and option names (``fnmatch`` patterns) whose values are stored masked.
+DEFAULT_SECRET_NAMES: tuple[str, ...] = (
+    "*password*",
+    "*passwd*",
+    "*secret*",
+    "*token*",
+    "*api_key*",
+    "*apikey*",
+    "*signature*",
+    "*credential*",
+    "*private_key*",
+)
+#: URL path patterns (regular expressions) whose groups are stored masked: Django's password
+#: reset confirmation (``reset/<uidb64>/<token>/``).
+DEFAULT_SECRET_PATHS: tuple[str, ...] = (r"/reset/[^/?#]+/([^/?#]+)",)
+
+
 def _get(name: str, default: Any) -> Any:
     return getattr(settings, f"PGHISTORY_{name}", default)
 
@@ -121,3 +138,21 @@ def context_field() -> config_fields.ContextForeignKey | config_fields.ContextJS
 def context_id_field() -> config_fields.ContextUUIDField | None:
     """``PGHISTORY_CONTEXT_ID_FIELD``: with a JSON context, also store the context id."""
     return _get("CONTEXT_ID_FIELD", None)
+
+
+def secret_names() -> tuple[str, ...]:
+    """``PGHISTORY_SECRET_NAMES``: names whose values are masked before a context is stored.
+
+    ``fnmatch`` patterns, matched case-insensitively against context metadata keys, URL query
+    parameter names and command-line option names (``--api-token`` as ``api_token``). Setting it
+    replaces ``DEFAULT_SECRET_NAMES``; extend that tuple to keep them.
+    """
+    return tuple(_get("SECRET_NAMES", DEFAULT_SECRET_NAMES))
+
+
+def secret_paths() -> tuple[str, ...]:
+    """``PGHISTORY_SECRET_PATHS``: regular expressions over URL paths; their groups are masked.
+
+    A pattern without groups masks its whole match. Setting it replaces ``DEFAULT_SECRET_PATHS``.
+    """
+    return tuple(_get("SECRET_PATHS", DEFAULT_SECRET_PATHS))

@@ -9,6 +9,7 @@ urlpatterns = [
     path("custom-admin/", custom_site.urls),
     path("books/<int:pk>/rename/", views.rename_book),
     path("books/<int:pk>/rename-async/", views.rename_book_async),
+    path("accounts/reset/<str:uidb64>/<str:token>/", views.rename_book_with_token),
     path("books/<int:pk>/rename-late-auth/", views.rename_book_late_auth),
     path("books/<int:pk>/stream/", views.stream_renames),
     path("books/<int:pk>/stream-async/", views.stream_renames_async),
