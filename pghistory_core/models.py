@@ -13,6 +13,8 @@ from pghistory_core.fields import NextEventId
 from pghistory_core.indexes import JSONPathGinIndex
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pghistory_core.trackers import Tracker
 
 
@@ -67,11 +69,16 @@ class Event(models.Model):
             for name in self.pgh_tracked_fields
         }
 
-    def revert(self, using: str | None = None) -> models.Model:
-        """Restore the tracked row to this event's values; recreates a deleted row."""
+    def revert(
+        self, using: str | None = None, *, fields: Iterable[str] | None = None
+    ) -> models.Model:
+        """Restore the tracked row to this event's values; recreates a deleted row.
+
+        ``fields`` limits the write to these tracked fields (see ``revert_event``).
+        """
         from pghistory_core.revert import revert_event
 
-        return revert_event(self, using=using)
+        return revert_event(self, using=using, fields=fields)
 
 
 class BaseEvents(models.Model):
