@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 
-from pghistory_admin import conf
+from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
     SHOWN_KEYS,
@@ -95,10 +95,15 @@ def copy_chunks(
     connection stays usable. With psycopg 2 the generator only pauses between statements.
     """
     keys = conf.export_context_columns()
-    yield (",".join(_csv_cell(neutralise(name)) for name in header(keys)) + "\n").encode()
+    yield header_line(keys)
     connection = connections[queryset.db]
     for statement in copy_statements(queryset, chunk_size=chunk_size, keys=keys):
-        yield from _stream(connection, statement)
+        yield from stream(connection, statement)
+
+
+def header_line(keys: list[str]) -> bytes:
+    """The export's header as ``COPY`` would print it."""
+    return (",".join(_csv_cell(neutralise(name)) for name in header(keys)) + "\n").encode()
 
 
 def copy_statements(
@@ -106,12 +111,14 @@ def copy_statements(
     *,
     chunk_size: int | None = None,
     keys: list[str] | None = None,
+    first_chunk_size: int | None = None,
 ) -> Iterator[str]:
     """The ``COPY … TO STDOUT`` statements of ``copy_chunks``, one per chunk (e.g. to explain).
 
     Each is built when asked for: a query reads the bounds of the chunk after the previous
     one's. ``keys`` are the context metadata keys exported as columns of their own (default:
-    ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``).
+    ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``). ``first_chunk_size`` makes the first chunk
+    smaller (``csv_response`` runs it before the response starts).
     """
     if keys is None:
         keys = conf.export_context_columns()
@@ -130,13 +137,14 @@ def copy_statements(
     last: int | None = None
     while True:
         page = ordered if last is None else ordered.filter(pgh_id__lt=last)
-        chunk = _bounds(page, size, connection)
+        wanted = first_chunk_size if last is None and first_chunk_size else size
+        chunk = _bounds(page, wanted, connection)
         if chunk is None:
             return
         rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
         models_ = [chosen[label] for label in chunk.labels]
         yield _copy_sql(rows, models_, chunk, export)
-        if chunk.count < size:
+        if chunk.count < wanted:
             return
         last = chunk.lo
 
@@ -178,7 +186,7 @@ def _bounds(page: models.QuerySet[Any], size: int, connection: Any) -> _Chunk | 
         sql, params = page.values("pgh_id", "pgh_model")[:size].query.sql_with_params()
     except EmptyResultSet:  # queryset.none()
         return None
-    with connection.cursor() as cursor:
+    with bounded(connection), connection.cursor() as cursor:
         cursor.execute(
             "SELECT min(_c.pgh_id), max(_c.pgh_id), count(*), "
             f"array_agg(DISTINCT _c.pgh_model) FROM ({sql}) AS _c",
@@ -188,10 +196,20 @@ def _bounds(page: models.QuerySet[Any], size: int, connection: Any) -> _Chunk | 
     return _Chunk(lo, hi, count, sorted(labels)) if count else None
 
 
-def _stream(connection: Any, statement: str) -> Iterator[bytes]:
+def bounded(connection: Any) -> AbstractContextManager[Any]:
+    """Where one statement of an export runs: in a transaction of its own under
+    ``PGHISTORY_ADMIN_STATEMENT_TIMEOUT``, else in a savepoint inside a transaction (so a
+    cancelled ``COPY`` leaves the enclosing transaction usable)."""
+    if conf.statement_timeout():
+        return timeouts.statement_timeout(using=[connection.alias])
+    if connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return nullcontext()
+
+
+def stream(connection: Any, statement: str) -> Iterator[bytes]:
     """Run ``COPY … TO STDOUT``; its output in blocks as it comes (psycopg 3) or at once."""
-    savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else None
-    with savepoint or nullcontext(), connection.cursor() as cursor:
+    with bounded(connection), connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2: returns when the COPY is done
             output = io.BytesIO()

@@ -191,7 +191,8 @@ ENDPOINTS = {
     "export_model_author": (
         lambda w: (AUDIT_LOG + "export/", {"model": "testapp.author"}),
         False,
-        {"book_viewer": 200, "superuser": 200},
+        # A model the user may not view is not a valid choice: the page with the form error.
+        {"book_viewer": 400, "superuser": 200},
     ),
     "export_author_only_context": (
         lambda w: (AUDIT_LOG + "export/", {"context_id": str(w["author_only_context"])}),
