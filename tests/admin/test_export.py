@@ -1,5 +1,6 @@
 """Streaming CSV export of the event stream."""
 
+import contextlib
 import csv
 import io
 import json
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.signals import request_finished
-from django.db import close_old_connections, connection, connections
+from django.db import OperationalError, close_old_connections, connection, connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -38,6 +39,7 @@ from tests.testapp.models import (
     Code,
     Counter,
     Document,
+    DocumentEvent,
     Note,
     Restaurant,
     Ticket,
@@ -672,3 +674,152 @@ def test_closing_an_export_inside_a_transaction_keeps_the_transaction(author):
     next(stream)
     stream.close()
     assert Author.objects.count() == 30_001  # the test's transaction is still usable
+
+
+# --- exports fail loudly ------------------------------------------------------------------------
+
+AUDIT_LOG = "/admin/pghistory_admin/auditlog/"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "2026-13-45"}, "Enter a valid date"),
+        ({"model": "testapp.nothing"}, "Select a valid choice"),
+        ({"since": "2026-01-01", "until": "2026-02-30"}, "Enter a valid date"),
+    ],
+)
+def test_invalid_filters_answer_with_the_form_errors(admin_client, author, params, message):
+    response = admin_client.get(AUDIT_LOG + "export/", params)
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "Content-Disposition" not in response
+    page = response.content.decode()
+    assert "The export was not started: correct the filters below." in page
+    assert message in page
+    assert response.context["filter"].errors
+
+
+def test_a_valid_filter_still_downloads(admin_client, author):
+    response = admin_client.get(AUDIT_LOG + "export/", {"since": "2020-01-31"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == HEADER and len(rows) == 2
+
+
+def test_the_first_chunk_runs_before_the_response_starts(author):
+    Author.objects.bulk_create([Author(name=f"a{i}") for i in range(3)])
+    with CaptureQueriesContext(connection) as captured:
+        response = csv_response(Events.objects.all(), filename="x.csv")
+    assert any("min(_c.pgh_id)" in query["sql"] for query in captured.captured_queries)
+    body = b"".join(response.streaming_content).decode()
+    assert len(list(csv.reader(io.StringIO(body)))) == 1 + 4
+
+
+@contextlib.contextmanager
+def locked(model):
+    """An ACCESS EXCLUSIVE lock on ``model``'s table, held by another connection (which ends
+    itself after 20 s, so a missing timeout fails the test instead of hanging it)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET idle_in_transaction_session_timeout = '20s'")
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            other.rollback()
+        other.close()
+
+
+def _documents(count, size):
+    Document.objects.bulk_create([Document(body=f"{i:06}" + "x" * size) for i in range(count)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_mid_stream_fails_the_download(settings):
+    """A later chunk's query is cancelled (a real statement timeout): iterating the response
+    raises, after a line saying the file is incomplete; it never ends as if complete."""
+    from pghistory_admin.export import FAILURE_LINE, FIRST_CHUNK_SIZE
+    from pghistory_admin.timeouts import is_timeout
+
+    settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.3
+    _documents(FIRST_CHUNK_SIZE + 100, 10)
+    response = csv_response(Events.objects.all(), filename="all.csv")  # the first chunk ran
+    received = []
+    with locked(DocumentEvent), pytest.raises(OperationalError) as raised:
+        received.extend(response.streaming_content)
+    assert is_timeout(raised.value)
+    body = b"".join(received)
+    assert body.endswith(FAILURE_LINE)
+    rows = [row for row in csv.reader(io.StringIO(body.decode())) if row]
+    assert rows[0] == HEADER
+    assert rows[-1] == ["# export failed: this file is incomplete"]
+    assert len(rows) - 2 == FIRST_CHUNK_SIZE  # header, the first chunk, the failure line
+    response.close()
+    # Unlocked, the same export completes.
+    complete = b"".join(csv_response(Events.objects.all(), filename="all.csv").streaming_content)
+    assert len(list(csv.reader(io.StringIO(complete.decode())))) == 1 + FIRST_CHUNK_SIZE + 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_server_aborts_a_download_that_fails(settings, client):
+    """Served by a real WSGI server (waitress, HTTP/1.1 chunked): the client sees the transfer
+    break off (no final chunk), not a complete file.
+
+    The first chunk's events are large and the socket buffers small, so the server is still
+    writing them (its next chunk not yet started) when the lock is taken.
+    """
+    import http.client
+    import socket
+    import threading
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from waitress.server import create_server
+
+    from pghistory_admin.export import FAILURE_LINE, FIRST_CHUNK_SIZE
+
+    settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.5
+    _documents(FIRST_CHUNK_SIZE + 100, 40_000)  # the first chunk is ~20 MB of CSV
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    server = create_server(
+        WSGIHandler(),
+        host="127.0.0.1",
+        port=0,
+        threads=1,
+        outbuf_high_watermark=65536,
+        send_bytes=8192,
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=60)
+        # A small receive window (set before connecting): the server cannot run ahead.
+        conn.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        conn.sock.settimeout(60)
+        conn.sock.connect(("127.0.0.1", int(server.effective_port)))
+        conn.request(
+            "GET",
+            AUDIT_LOG + "export/",
+            headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        )
+        answer = conn.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("Transfer-Encoding") == "chunked"
+        first = answer.read(1024)
+        assert first.startswith(b"pgh_id,created_at,model,")
+        with locked(DocumentEvent):
+            with pytest.raises(http.client.IncompleteRead) as broken:
+                answer.read()
+        body = first + broken.value.partial
+        assert body.endswith(FAILURE_LINE)
+        assert body.count(b"\n") < FIRST_CHUNK_SIZE + 100
+        conn.close()
+    finally:
+        server.close()
+        thread.join(10)
