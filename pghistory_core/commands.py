@@ -27,7 +27,7 @@ def _masked_args(command: BaseCommand, argv: list[str]) -> list[str]:
     flags: set[str] = set()
     try:
         parser = command.create_parser(argv[0], argv[1] if len(argv) > 1 else "")
-    except Exception:  # noqa: BLE001 -- masking by name alone still applies
+    except Exception:
         parser = None
     for action in parser._actions if parser is not None else ():
         if action.nargs == 0:

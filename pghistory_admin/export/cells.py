@@ -50,9 +50,7 @@ def actions() -> dict[str, str]:
 def rest_of(metadata: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     """The metadata that has no column of its own, secret values masked."""
     skipped = {*SHOWN_KEYS, *keys}
-    return {
-        key: masked_key(key, value) for key, value in metadata.items() if key not in skipped
-    }
+    return {key: masked_key(key, value) for key, value in metadata.items() if key not in skipped}
 
 
 def command_of(metadata: dict[str, Any]) -> str | None:
@@ -154,4 +152,3 @@ def _object_keys(queryset: models.QuerySet[Any], column: str) -> set[str]:
         .distinct()
     )
     return set(rows)
-

@@ -391,9 +391,13 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
         data += [_Text(", " if i else ""), _Text(_json(t.key) + ": "), *t.text(f"_pgh_r._v{i}")]
     data.append(_Text("}"))
     label_sql = "_pgh_r._l"
-    action = "CASE _pgh_r._l " + "".join(
-        f"WHEN {literal(raw)} THEN {literal(word)} " for raw, word in export.actions.items()
-    ) + "ELSE _pgh_r._l END"
+    action = (
+        "CASE _pgh_r._l "
+        + "".join(
+            f"WHEN {literal(raw)} THEN {literal(word)} " for raw, word in export.actions.items()
+        )
+        + "ELSE _pgh_r._l END"
+    )
     columns = [
         "_pgh_r.pgh_id",
         _created_sql("_pgh_r._c", zone),
@@ -489,8 +493,8 @@ def _shown_cells(metadata: str) -> list[str]:
     user = f"({metadata} ->> 'user')"
     user_model = get_user_model()
     table = quote(user_model._meta.db_table)
-    pk = f"_pgh_u.{quote(user_model._meta.pk.column)}"  # type: ignore[union-attr]
-    name = quote(user_model._meta.get_field(user_model.USERNAME_FIELD).column)
+    pk = f"_pgh_u.{quote(column(user_model, user_model._meta.pk.name))}"
+    name = quote(column(user_model, user_model.USERNAME_FIELD))
     if is_integer_key(user_model):
         # On the primary key's index; the text must be the key's own (no "007" for 7).
         match = (

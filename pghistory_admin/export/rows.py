@@ -15,9 +15,9 @@ from django.utils import timezone
 from pghistory_admin import conf
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
+    INTEGER_ID,
     actions,
     command_of,
-    INTEGER_ID,
     header,
     is_integer_key,
     masked_key,

@@ -56,14 +56,14 @@ class AdminPageMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not self.bounded_dispatch:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         try:
             with timeouts.statement_timeout():
                 response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
                 # Rendered here, so the template's queries are bounded too.
                 if isinstance(response, SimpleTemplateResponse):
                     response.render()
-                return response  # type: ignore[no-any-return]
+                return response
         except DatabaseError as error:
             if not timeouts.is_timeout(error):
                 raise

@@ -167,9 +167,7 @@ class ObjectHistoryExportView(ObjectMixin, View):
         # Keep the header value plain: ids of char primary keys may hold anything.
         filename = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
         try:
-            return export.csv_response(
-                self.get_queryset().order_by("-pgh_id"), filename=filename
-            )
+            return export.csv_response(self.get_queryset().order_by("-pgh_id"), filename=filename)
         except DatabaseError as error:
             if not timeouts.is_timeout(error):
                 raise

@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 import pghistory_core
-from pghistory_core.revert import revert_event
 from pghistory_admin.diffs import FieldChange, field_changes
 from pghistory_admin.pagination import MAX_ID
 from pghistory_admin.revert_plan import RevertPlan, plan_revert
 from pghistory_admin.rows import RowBuilder, action_label
 from pghistory_admin.snapshots import current_data, diff_data
 from pghistory_admin.views.objects import ObjectMixin
+from pghistory_core.revert import revert_event
 
 __all__ = ["RevertView"]
 
@@ -145,9 +145,7 @@ class RevertView(ObjectMixin, TemplateView):
         event = self.event_model._base_manager.get(pgh_id=self.row.pgh_id)
         user = self.request.user
         model_admin = self.get_model_admin()
-        form_class = model_admin.get_form(
-            self.request, self.object, change=self.object is not None
-        )
+        form_class = model_admin.get_form(self.request, self.object, change=self.object is not None)
         # Restoring writes every tracked field (the add form allowed each, or set it itself).
         fields = None if self.object is None else self.get_plan().fields
 

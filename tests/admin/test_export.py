@@ -229,7 +229,12 @@ def test_formula_cells_are_neutralised_in_the_export(author, settings):
     ]
     row = rows[0]
     assert (row["user"], row["url"], row["command"]) == ("'=cmd|' /C calc'!A0", "'=u", "'-c")
-    assert (row["context.formula"], row["context.at"], row["context.minus"], row["context.plus"]) == (
+    assert (
+        row["context.formula"],
+        row["context.at"],
+        row["context.minus"],
+        row["context.plus"],
+    ) == (
         "'=1+1",
         "'@SUM(A1)",
         "'-2",
@@ -813,9 +818,8 @@ def test_a_real_server_aborts_a_download_that_fails(settings, client):
         assert answer.getheader("Transfer-Encoding") == "chunked"
         first = answer.read(1024)
         assert first.startswith(b"pgh_id,created_at,model,")
-        with locked(DocumentEvent):
-            with pytest.raises(http.client.IncompleteRead) as broken:
-                answer.read()
+        with locked(DocumentEvent), pytest.raises(http.client.IncompleteRead) as broken:
+            answer.read()
         body = first + broken.value.partial
         assert body.endswith(FAILURE_LINE)
         assert body.count(b"\n") < FIRST_CHUNK_SIZE + 100

@@ -87,9 +87,7 @@ def test_json_context_events_are_masked_too():
 
 @pytest.mark.django_db
 def test_request_paths_are_masked_by_the_middleware(client, book):
-    response = client.post(
-        "/accounts/reset/MQ/c4k-2f9a8b/", {"book": book.pk, "title": "Reset"}
-    )
+    response = client.post("/accounts/reset/MQ/c4k-2f9a8b/", {"book": book.pk, "title": "Reset"})
     assert response.status_code == 200
     event = BookEvent.objects.get(pgh_label="update")
     assert event.pgh_context.metadata["url"] == f"/accounts/reset/MQ/{MASK}/"
