@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             " (or python -m example_project 8001)"
         )
         return 1
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    prepare_environment()
     # Ctrl-C and SIGTERM (nox, CI, kill) exit through SystemExit so atexit stops the embedded
     # PostgreSQL; with status 0, since stopping is how a demo ends (nox reports anything else
     # as a failed session).
@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     call_command("runserver", f"{_display_host(addr, any_ip=False)}:{port}", use_reloader=False)
     return 0
+
+
+def prepare_environment() -> None:
+    """The demo's settings: ``example_project.settings`` with ``DEBUG`` on (unless set)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    # DEBUG only here: runserver then serves the admin's static files, and errors show in full.
+    os.environ.setdefault("DJANGO_DEBUG", "1")
 
 
 def _parser() -> argparse.ArgumentParser:

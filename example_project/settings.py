@@ -1,11 +1,38 @@
-"""Settings of the demo shop. Not for production: fixed secret key, DEBUG on by default."""
+"""Settings of the demo shop.
+
+``SECRET_KEY`` comes from ``DJANGO_SECRET_KEY``; without it, a key generated on first use is kept
+in the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``, ``pghistory-admin/
+demo-secret-key``), outside the repository. ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, which only
+the demo command (``python -m example_project``) sets.
+"""
 
 import os
+import secrets
+from pathlib import Path
 
 import devdb
 
-SECRET_KEY = "demo-only-not-a-secret"
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") != "0"
+
+def _local_secret_key() -> str:
+    """The demo's own key: generated once, then read back (readable by this user only)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = cache / "pghistory-admin" / "demo-secret-key"
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if not key:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        # Created with 0600; a concurrent first start may overwrite it with another valid key.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+    return key
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret_key()
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 # The demo binds to the loopback interface; "testserver" lets Django's test Client in too.
 ALLOWED_HOSTS = os.environ.get(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"

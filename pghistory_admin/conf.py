@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 #: Field-name patterns masked in diffs unless ``PGHISTORY_ADMIN_SECRET_FIELDS`` says otherwise.
 DEFAULT_SECRET_FIELDS: tuple[str, ...] = (
@@ -50,3 +51,34 @@ def is_secret_context_key(key: str) -> bool:
     """
     name = key.lower()
     return any(fnmatchcase(name, pattern.lower()) for pattern in secret_fields())
+
+
+#: At most this many context keys can be export columns of their own (Postgres allows about
+#: 1,600 columns in a result; each key costs one).
+MAX_EXPORT_CONTEXT_COLUMNS = 100
+
+
+def export_context_columns() -> list[str]:
+    """``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``: context metadata keys exported as columns.
+
+    Each becomes a ``context.<key>`` column of every export (default: none); every other key
+    stays in the ``context`` column's JSON object. At most ``MAX_EXPORT_CONTEXT_COLUMNS``.
+    """
+    keys = [str(key) for key in _get("EXPORT_CONTEXT_COLUMNS", ())]
+    if len(keys) > MAX_EXPORT_CONTEXT_COLUMNS:
+        raise ImproperlyConfigured(
+            f"PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS names {len(keys)} keys; at most "
+            f"{MAX_EXPORT_CONTEXT_COLUMNS} can be columns (the others are in the context column)."
+        )
+    return list(dict.fromkeys(keys))
+
+
+def statement_timeout() -> float | None:
+    """``PGHISTORY_ADMIN_STATEMENT_TIMEOUT``: seconds any one query of a history page or export
+    may run (default 30; ``None`` or 0: no limit beyond the database's own).
+
+    Applied with ``SET LOCAL statement_timeout`` in a transaction around the page, on the
+    database the pages read (``PGHISTORY_ADMIN_DATABASE`` or the router's) and the default one.
+    """
+    value = _get("STATEMENT_TIMEOUT", 30)
+    return float(value) if value else None

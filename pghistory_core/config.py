@@ -22,6 +22,23 @@ CONTEXT_ID_SETTING = "pghistory_core.context_id"
 CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
 
 
+#: Key, query-parameter and option names (``fnmatch`` patterns) whose values are stored masked.
+DEFAULT_SECRET_NAMES: tuple[str, ...] = (
+    "*password*",
+    "*passwd*",
+    "*secret*",
+    "*token*",
+    "*api_key*",
+    "*apikey*",
+    "*signature*",
+    "*credential*",
+    "*private_key*",
+)
+#: URL path patterns (regular expressions) whose groups are stored masked: Django's password
+#: reset confirmation (``reset/<uidb64>/<token>/``).
+DEFAULT_SECRET_PATHS: tuple[str, ...] = (r"/reset/[^/?#]+/([^/?#]+)",)
+
+
 def _get(name: str, default: Any) -> Any:
     return getattr(settings, f"PGHISTORY_{name}", default)
 
@@ -157,6 +174,24 @@ def install_context_func_on_migrate() -> bool:
     return bool(_get("INSTALL_CONTEXT_FUNC_ON_MIGRATE", False))
 
 
+def secret_names() -> tuple[str, ...]:
+    """``PGHISTORY_SECRET_NAMES``: names whose values are masked before a context is stored.
+
+    ``fnmatch`` patterns, matched case-insensitively against context metadata keys, URL query
+    parameter names and command-line option names (``--api-token`` as ``api_token``). Setting it
+    replaces ``DEFAULT_SECRET_NAMES``; extend that tuple to keep them.
+    """
+    return tuple(_get("SECRET_NAMES", DEFAULT_SECRET_NAMES))
+
+
+def secret_paths() -> tuple[str, ...]:
+    """``PGHISTORY_SECRET_PATHS``: regular expressions over URL paths; their groups are masked.
+
+    A pattern without groups masks its whole match. Setting it replaces ``DEFAULT_SECRET_PATHS``.
+    """
+    return tuple(_get("SECRET_PATHS", DEFAULT_SECRET_PATHS))
+
+
 # The configuration classes, importable from here as from django-pghistory 3.x's
 # ``pghistory.config`` (fields.py imports nothing of ours at import time).
 from pghistory_core.fields import (  # noqa: E402
@@ -172,6 +207,8 @@ from pghistory_core.fields import (  # noqa: E402
 __all__ = [
     "CONTEXT_ID_SETTING",
     "CONTEXT_METADATA_SETTING",
+    "DEFAULT_SECRET_NAMES",
+    "DEFAULT_SECRET_PATHS",
     "EVENT_ID_SEQUENCE",
     "ContextForeignKey",
     "ContextJSONField",
@@ -197,5 +234,7 @@ __all__ = [
     "middleware_methods",
     "obj_field",
     "related_field",
+    "secret_names",
+    "secret_paths",
     "track_commands",
 ]

@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pghistory_core.trackers import Tracker
 
 
@@ -115,15 +117,22 @@ class Event(models.Model):
             errors = [error for error in errors if error.id != "models.E017"]
         return errors
 
-    def revert(self, using: str | None = None, *, partial: bool = False) -> models.Model:
+    def revert(
+        self,
+        using: str | None = None,
+        *,
+        partial: bool = False,
+        fields: Iterable[str] | None = None,
+    ) -> models.Model:
         """Restore the tracked row to this event's values; recreates a deleted row.
 
         An event of some fields only refuses (``RuntimeError``, as in 3.x) unless
-        ``partial=True``, which writes back the fields it has to the existing row.
+        ``partial=True`` or ``fields`` is given: then the fields it copies (or ``fields`` of
+        them) are written back to the existing row.
         """
         from pghistory_core.revert import revert_event
 
-        return revert_event(self, using=using, partial=partial)
+        return revert_event(self, using=using, partial=partial, fields=fields)
 
 
 class NoObjectsManager(models.Manager[Any]):

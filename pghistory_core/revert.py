@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router, transaction
@@ -30,13 +31,28 @@ def missing_fields(event_model: type[Event]) -> list[str]:
     ]
 
 
-def revert_event(event: Event, using: str | None = None, partial: bool = False) -> models.Model:
+#: ``save(obj, created)``: writes the reverted object (e.g. through a ``ModelAdmin``).
+SaveFunction = Callable[[models.Model, bool], None]
+
+
+def revert_event(
+    event: Event,
+    using: str | None = None,
+    partial: bool = False,
+    *,
+    fields: Iterable[str] | None = None,
+    save: SaveFunction | None = None,
+) -> models.Model:
     """Write ``event``'s tracked values back to its row (recreating it when deleted).
 
-    The write goes through ``save()``, so it is recorded by the triggers like any change, with
-    ``reverted_event`` added to the context. As in django-pghistory 3.x, an event model that
-    does not copy every field refuses (``RuntimeError``) unless ``partial=True``: then the
-    fields it copies are written back to the existing row.
+    As in django-pghistory 3.x, an event model that does not copy every field refuses
+    (``RuntimeError``) unless ``partial=True`` or ``fields`` is given: then only those fields
+    are written back to the existing row. ``fields`` limits the write to these tracked fields
+    (names; default: every tracked field); the others keep their current values.
+    ``save(obj, created)`` replaces the default ``obj.save()`` (``update_fields`` limited to the
+    written fields when the row exists), e.g. to save through a ``ModelAdmin``. The row is locked
+    (``SELECT … FOR UPDATE``) from the read to the write. The write is recorded by the triggers
+    like any change, with ``reverted_event`` added to the context.
     """
     event_model = type(event)
     tracked_model = event_model.pgh_tracked_model
@@ -45,8 +61,14 @@ def revert_event(event: Event, using: str | None = None, partial: bool = False) 
             f"{event_model.__name__} has no pgh_obj: it cannot know which row to revert."
         )
     opts = tracked_model._meta
+    tracked = set(event_model.pgh_tracked_fields)
+    chosen = None if fields is None else set(fields)
+    if chosen is not None and chosen - tracked:
+        raise ValueError(
+            f"{event_model.__name__} does not track {', '.join(sorted(chosen - tracked))}."
+        )
     missing = missing_fields(event_model)
-    if missing and not partial:
+    if missing and not partial and chosen is None:
         raise RevertError(
             f"{event_model.__name__} cannot revert {opts.label}: it does not track "
             f"{', '.join(missing)}. Pass partial=True to write back only the fields it tracks."
@@ -57,7 +79,7 @@ def revert_event(event: Event, using: str | None = None, partial: bool = False) 
         transaction.atomic(using=using),
         context(reverted_event=f"{event_model._meta.label}:{event.pk}"),
     ):
-        obj = tracked_model._base_manager.using(using).filter(pk=obj_id).first()
+        obj = tracked_model._base_manager.using(using).select_for_update().filter(pk=obj_id).first()
         created = obj is None
         if created and missing:
             raise RevertError(
@@ -66,22 +88,22 @@ def revert_event(event: Event, using: str | None = None, partial: bool = False) 
             )
         if obj is None:
             obj = tracked_model(pk=obj_id)
-        for name in event_model.pgh_tracked_fields:
-            if field(tracked_model, name).primary_key:
-                continue
+        names = [
+            name
+            for name in event_model.pgh_tracked_fields
+            if not field(tracked_model, name).primary_key and (chosen is None or name in chosen)
+        ]
+        for name in names:
             setattr(
                 obj,
                 field(tracked_model, name).attname,
                 getattr(event, field(event_model, name).attname),
             )
-        if created:
+        if save is not None:
+            save(obj, created)
+        elif created:
             obj.save(using=using, force_insert=True)
         else:
-            names = [
-                name
-                for name in event_model.pgh_tracked_fields
-                if not field(tracked_model, name).primary_key
-            ]
             obj.save(using=using, update_fields=names)
     return obj
 

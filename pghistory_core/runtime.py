@@ -23,7 +23,7 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-from pghistory_core import config
+from pghistory_core import config, secrets
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # Statements that can never write: no need to send the context with them.
@@ -56,9 +56,9 @@ class _State:
     encoded: str = ""
 
     def encode(self) -> None:
-        self.encoded = _jsonb_safe(
-            json.dumps(self.metadata, cls=config.json_encoder(), sort_keys=True)
-        )
+        # Masked here, the one way metadata reaches the database (see ``secrets``).
+        metadata = secrets.mask_metadata(self.metadata)
+        self.encoded = _jsonb_safe(json.dumps(metadata, cls=config.json_encoder(), sort_keys=True))
 
     def key(self) -> tuple[uuid.UUID, str]:
         """What the triggers see of this context: changes when its metadata does."""

@@ -2,19 +2,78 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from django.db import models
 
 from pghistory_admin import conf
 from pghistory_admin.diffs import MASK, _is_secret
+from pghistory_admin.rows import ACTIONS
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-#: The first columns of every export, before one column per context key, ``data`` and ``diff``.
-COLUMNS = ("pgh_id", "created_at", "model", "object_id", "label", "context_id")
+#: The first columns of every export, whatever its filter: then one ``context.<key>`` column per
+#: key of ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``, and ``TRAILING``.
+COLUMNS = (
+    "pgh_id",
+    "created_at",
+    "model",
+    "object_id",
+    "action",
+    "label",
+    "user_id",
+    "user",
+    "url",
+    "command",
+    "context_id",
+)
+#: The last columns: the other context metadata (a JSON object), the values and the changes.
+TRAILING = ("context", "data", "diff")
+#: Metadata keys that have columns of their own in every export.
+SHOWN_KEYS = ("user", "url", "command", "command_args")
+
+
+def header(keys: list[str]) -> list[str]:
+    """The export's columns, given the context keys exported as columns of their own."""
+    return [*COLUMNS, *(f"context.{key}" for key in keys), *TRAILING]
+
+
+def actions() -> dict[str, str]:
+    """The words the pages show for the built-in labels, in the current language."""
+    return {label: str(word) for label, word in ACTIONS.items()}
+
+
+def rest_of(metadata: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The metadata that has no column of its own, secret values masked."""
+    skipped = {*SHOWN_KEYS, *keys}
+    return {key: masked_key(key, value) for key, value in metadata.items() if key not in skipped}
+
+
+def command_of(metadata: dict[str, Any]) -> str | None:
+    """The management command and its arguments, as the pages show it."""
+    command = metadata.get("command")
+    if command is None:
+        return None
+    args = metadata.get("command_args")
+    parts = [command, *(args if isinstance(args, list) else [])]
+    return " ".join(part if isinstance(part, str) else _json_text(part) for part in parts)
+
+
+#: The text of a recorded user id that can name a user with an integer key (fits a bigint).
+INTEGER_ID = re.compile(r"-?[0-9]{1,18}")
+
+
+def is_integer_key(model: type[models.Model]) -> bool:
+    """Whether ``model``'s primary key is an integer (compared as a number, on its index)."""
+    return isinstance(model._meta.pk, models.IntegerField)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 class _ObjectKeys(models.Func):
@@ -93,7 +152,3 @@ def _object_keys(queryset: models.QuerySet[Any], column: str) -> set[str]:
         .distinct()
     )
     return set(rows)
-
-
-def key_column(key: str) -> str:
-    return f"context.{key}" if key in (*COLUMNS, "data", "diff") else key

@@ -14,10 +14,11 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
@@ -25,11 +26,13 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 
+from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
-    COLUMNS,
-    context_keys,
-    key_column,
+    SHOWN_KEYS,
+    actions,
+    header,
+    is_integer_key,
     literal,
     masked_key_sql,
     neutralise,
@@ -91,12 +94,16 @@ def copy_chunks(
     connection. Inside a transaction, each ``COPY`` runs in a savepoint, rolled back then, so the
     connection stays usable. With psycopg 2 the generator only pauses between statements.
     """
-    keys = context_keys(queryset)
-    header = [*COLUMNS, *(key_column(key) for key in keys), "data", "diff"]
-    yield (",".join(_csv_cell(neutralise(name)) for name in header) + "\n").encode()
+    keys = conf.export_context_columns()
+    yield header_line(keys)
     connection = connections[queryset.db]
     for statement in copy_statements(queryset, chunk_size=chunk_size, keys=keys):
-        yield from _stream(connection, statement)
+        yield from stream(connection, statement)
+
+
+def header_line(keys: list[str]) -> bytes:
+    """The export's header as ``COPY`` would print it."""
+    return (",".join(_csv_cell(neutralise(name)) for name in header(keys)) + "\n").encode()
 
 
 def copy_statements(
@@ -104,14 +111,17 @@ def copy_statements(
     *,
     chunk_size: int | None = None,
     keys: list[str] | None = None,
+    first_chunk_size: int | None = None,
 ) -> Iterator[str]:
     """The ``COPY … TO STDOUT`` statements of ``copy_chunks``, one per chunk (e.g. to explain).
 
     Each is built when asked for: a query reads the bounds of the chunk after the previous
-    one's. ``keys`` are the context metadata keys (default: ``context_keys(queryset)``).
+    one's. ``keys`` are the context metadata keys exported as columns of their own (default:
+    ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``). ``first_chunk_size`` makes the first chunk
+    smaller (``csv_response`` runs it before the response starts).
     """
     if keys is None:
-        keys = context_keys(queryset)
+        keys = conf.export_context_columns()
     size = chunk_size or COPY_CHUNK_SIZE
     connection = connections[queryset.db]
     chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
@@ -120,18 +130,21 @@ def copy_statements(
         zone=timezone.get_current_timezone_name(),
         filtered=not _range_only(queryset),
         connection=connection,
+        actions=actions(),
+        secret_pattern=_secret_key_regex(),
     )
     ordered = queryset.order_by("-pgh_id")
     last: int | None = None
     while True:
         page = ordered if last is None else ordered.filter(pgh_id__lt=last)
-        chunk = _bounds(page, size, connection)
+        wanted = first_chunk_size if last is None and first_chunk_size else size
+        chunk = _bounds(page, wanted, connection)
         if chunk is None:
             return
         rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
         models_ = [chosen[label] for label in chunk.labels]
         yield _copy_sql(rows, models_, chunk, export)
-        if chunk.count < size:
+        if chunk.count < wanted:
             return
         last = chunk.lo
 
@@ -147,6 +160,10 @@ class _Export:
     #: Whether the export keeps less than every event of a chunk's id range.
     filtered: bool
     connection: Any
+    #: ``{pgh_label: word}`` of the ``action`` column.
+    actions: dict[str, str]
+    #: Postgres regular expression of the context keys whose values are masked (None: none).
+    secret_pattern: str | None
 
 
 @dataclass(frozen=True)
@@ -169,7 +186,7 @@ def _bounds(page: models.QuerySet[Any], size: int, connection: Any) -> _Chunk | 
         sql, params = page.values("pgh_id", "pgh_model")[:size].query.sql_with_params()
     except EmptyResultSet:  # queryset.none()
         return None
-    with connection.cursor() as cursor:
+    with bounded(connection), connection.cursor() as cursor:
         cursor.execute(
             "SELECT min(_c.pgh_id), max(_c.pgh_id), count(*), "
             f"array_agg(DISTINCT _c.pgh_model) FROM ({sql}) AS _c",
@@ -179,10 +196,20 @@ def _bounds(page: models.QuerySet[Any], size: int, connection: Any) -> _Chunk | 
     return _Chunk(lo, hi, count, sorted(labels)) if count else None
 
 
-def _stream(connection: Any, statement: str) -> Iterator[bytes]:
+def bounded(connection: Any) -> AbstractContextManager[Any]:
+    """Where one statement of an export runs: in a transaction of its own under
+    ``PGHISTORY_ADMIN_STATEMENT_TIMEOUT``, else in a savepoint inside a transaction (so a
+    cancelled ``COPY`` leaves the enclosing transaction usable)."""
+    if conf.statement_timeout():
+        return timeouts.statement_timeout(using=[connection.alias])
+    if connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return nullcontext()
+
+
+def stream(connection: Any, statement: str) -> Iterator[bytes]:
     """Run ``COPY … TO STDOUT``; its output in blocks as it comes (psycopg 3) or at once."""
-    savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else None
-    with savepoint or nullcontext(), connection.cursor() as cursor:
+    with bounded(connection), connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2: returns when the COPY is done
             output = io.BytesIO()
@@ -363,35 +390,46 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
     for i, t in enumerate(tracked):
         data += [_Text(", " if i else ""), _Text(_json(t.key) + ": "), *t.text(f"_pgh_r._v{i}")]
     data.append(_Text("}"))
+    label_sql = "_pgh_r._l"
+    action = (
+        "CASE _pgh_r._l "
+        + "".join(
+            f"WHEN {literal(raw)} THEN {literal(word)} " for raw, word in export.actions.items()
+        )
+        + "ELSE _pgh_r._l END"
+    )
     columns = [
         "_pgh_r.pgh_id",
         _created_sql("_pgh_r._c", zone),
         f"{literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
         _neutralise_sql("_pgh_r._o::text"),
-        _neutralise_sql("_pgh_r._l"),
+        _neutralise_sql(f"({action})"),
+        _neutralise_sql(label_sql),
+        *(f"_pgh_c._m{i}" for i in range(4)),
         "_pgh_r._x",
+        *(f"_pgh_c._k{i}" for i in range(len(keys))),
+        "_pgh_c._rest",
     ]
-    joins = ""
-    if keys and json_context:
-        metadata = (
-            f"COALESCE(_pgh_r._j, (SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
-            "WHERE _pgh_x.id = _pgh_r._x))"
-        )
-        columns += [
-            masked_key_sql(key, _neutralise_sql(f"({metadata} ->> {literal(key)})")) for key in keys
+    # The context's cells, computed once per event from its metadata (``_pgh_m.m``).
+    lookup = (
+        f"(SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
+        "WHERE _pgh_x.id = _pgh_r._x)"
+    )
+    metadata = f"COALESCE(_pgh_r._j, {lookup})" if json_context else lookup
+    cells = ", ".join(
+        [
+            *(f"{cell} AS _m{i}" for i, cell in enumerate(_shown_cells("_pgh_m.m"))),
+            *(
+                f"{masked_key_sql(key, _neutralise_sql(f'(_pgh_m.m ->> {literal(key)})'))} AS _k{i}"
+                for i, key in enumerate(keys)
+            ),
+            f"{_rest_sql('_pgh_m.m', keys, export.secret_pattern)} AS _rest",
         ]
-    elif keys:
-        # Looked up (and split into cells) once per context: events of a request share one.
-        cells = ", ".join(
-            f"{masked_key_sql(key, _neutralise_sql(f'(_pgh_x.metadata ->> {literal(key)})'))}"
-            f" AS _m{i}"
-            for i, key in enumerate(keys)
-        )
-        joins = (
-            f" LEFT JOIN LATERAL (SELECT {cells} FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
-            "WHERE _pgh_x.id = _pgh_r._x OFFSET 0) AS _pgh_c ON TRUE"
-        )
-        columns += [f"_pgh_c._m{i}" for i in range(len(keys))]
+    )
+    joins = (
+        f" LEFT JOIN LATERAL (SELECT {cells} FROM (SELECT {metadata} AS m OFFSET 0) AS _pgh_m) "
+        "AS _pgh_c ON TRUE"
+    )
     columns += [f"{_concat(data)}::text", diff]
     return f"SELECT {', '.join(columns)} FROM ({rows}) AS _pgh_r{joins}"
 
@@ -448,6 +486,83 @@ def _diff_sql(tracked: list[_Tracked]) -> str:
         parts = [f"NULLIF(concat_ws(', ', {', '.join(group)}), '')" for group in groups]
         changes = f"concat_ws(', ', {', '.join(parts)})"
     return f"CASE WHEN _pgh_r._has THEN '{{' || {changes} || '}}' END"
+
+
+def _shown_cells(metadata: str) -> list[str]:
+    """``user_id``, ``user``, ``url`` and ``command`` of a context's ``metadata`` (``jsonb``)."""
+    user = f"({metadata} ->> 'user')"
+    user_model = get_user_model()
+    table = quote(user_model._meta.db_table)
+    pk = f"_pgh_u.{quote(column(user_model, user_model._meta.pk.name))}"
+    name = quote(column(user_model, user_model.USERNAME_FIELD))
+    if is_integer_key(user_model):
+        # On the primary key's index; the text must be the key's own (no "007" for 7).
+        match = (
+            f"{pk} = CASE WHEN {user} ~ '^-?[0-9]{{1,18}}$' THEN {user}::bigint END "
+            f"AND {pk}::text = {user}"
+        )
+    else:
+        match = f"{pk}::text = {user}"
+    username = f"(SELECT _pgh_u.{name}::text FROM {table} AS _pgh_u WHERE {match})"
+    args = f"({metadata} -> 'command_args')"
+    command = (
+        f"CASE WHEN ({metadata} ->> 'command') IS NOT NULL THEN concat_ws(' ', "
+        f"{metadata} ->> 'command', CASE WHEN jsonb_typeof({args}) = 'array' THEN "
+        f"(SELECT string_agg(COALESCE(_pgh_a.v, 'null'), ' ' ORDER BY _pgh_a.n) "
+        f"FROM jsonb_array_elements_text({args}) WITH ORDINALITY AS _pgh_a(v, n)) END) END"
+    )
+    return [
+        _neutralise_sql(user),
+        _neutralise_sql(username),
+        masked_key_sql("url", _neutralise_sql(f"({metadata} ->> 'url')")),
+        _neutralise_sql(f"({command})"),
+    ]
+
+
+def _rest_sql(metadata: str, keys: list[str], secret_pattern: str | None) -> str:
+    """The metadata without a column of its own, as a JSON object's text (NULL if empty)."""
+    skipped = ", ".join(literal(key) for key in (*SHOWN_KEYS, *keys))
+    value = "_pgh_e.value"
+    if secret_pattern is not None:
+        value = (
+            f"CASE WHEN _pgh_e.key ~* {literal(secret_pattern)} AND _pgh_e.value <> 'null' "
+            f"THEN to_jsonb({literal(MASK)}::text) ELSE _pgh_e.value END"
+        )
+    return (
+        f"CASE WHEN jsonb_typeof({metadata}) = 'object' THEN "
+        f"(SELECT jsonb_object_agg(_pgh_e.key, {value}) FROM jsonb_each({metadata}) AS _pgh_e "
+        f"WHERE _pgh_e.key <> ALL (ARRAY[{skipped}]::text[]))::text END"
+    )
+
+
+def _secret_key_regex() -> str | None:
+    """``PGHISTORY_ADMIN_SECRET_FIELDS`` as one Postgres regular expression over key names."""
+    patterns = [_fnmatch_regex(pattern) for pattern in conf.secret_fields()]
+    return "^(" + "|".join(patterns) + ")$" if patterns else None
+
+
+def _fnmatch_regex(pattern: str) -> str:
+    """An ``fnmatch`` pattern as a Postgres regular expression (``*``, ``?``, ``[…]``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        i += 1
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            # A "]" just after "[" (or "[!") belongs to the set, as in fnmatch.
+            end = pattern.find("]", i + 2 if pattern[i : i + 1] == "!" else i + 1)
+            if end < 0:
+                out.append("\\[")
+                continue
+            body = pattern[i:end].replace("\\", "\\\\")
+            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
 
 
 def _context_id_sql(event_model: type[Event]) -> str:

@@ -7,17 +7,22 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from pghistory_admin import conf
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
-    COLUMNS,
-    context_keys,
-    key_column,
+    INTEGER_ID,
+    actions,
+    command_of,
+    header,
+    is_integer_key,
     masked_key,
     neutralise,
+    rest_of,
     secret_keys,
 )
 
@@ -38,52 +43,94 @@ _VALUES = (
 def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Iterator[list[str]]:
     """The header, then one row per event, newest first.
 
-    Columns: ``pgh_id``, ``created_at`` (ISO 8601 with microseconds and offset, current time
-    zone), ``model``, ``object_id``, ``label``, ``context_id``, one column per context metadata
-    key found in the exported events (sorted; named ``context.<key>`` if the key is one of these
-    column names), ``data`` and ``diff`` (JSON). Every cell goes through ``neutralise``.
+    The columns are the same for every export (see ``cells.header``): ``pgh_id``,
+    ``created_at`` (ISO 8601 with microseconds and offset, current time zone), ``model``
+    (``app_label.Model``), ``object_id``, ``action`` (the word the pages show: created, updated,
+    deleted, or the label), ``label`` (the raw ``pgh_label``), ``user_id`` (as recorded),
+    ``user`` (its username; empty when unknown), ``url``, ``command`` (with its arguments),
+    ``context_id``, one ``context.<key>`` column per key of
+    ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``, ``context`` (the other metadata, a JSON object),
+    ``data`` and ``diff`` (JSON). Every cell goes through ``neutralise``.
 
     Values of fields that ``PGHISTORY_ADMIN_SECRET_FIELDS`` names are masked in ``data`` and
-    ``diff`` (a changed one shows as ``[MASK, MASK]``).
+    ``diff`` (a changed one shows as ``[MASK, MASK]``), and so are context values under such keys.
 
     ``queryset`` must be unsliced; its ordering is replaced by ``-pgh_id``.
     """
-    keys = context_keys(queryset)
-    header = [*COLUMNS, *(key_column(key) for key in keys), "data", "diff"]
-    yield [neutralise(name) for name in header]
+    keys = conf.export_context_columns()
+    words = actions()
+    yield [neutralise(name) for name in header(keys)]
     secrets = {model._meta.label: secret_keys(model) for model in queryset.event_models()}  # type: ignore[attr-defined]
-    for event in _events(queryset, chunk_size):
-        metadata = event["pgh_context_metadata"]
-        if not isinstance(metadata, dict):
-            metadata = {}
-        masked = secrets.get(event["pgh_model"])
-        if masked:
-            _mask(event, masked)
-        values = [
-            event["pgh_id"],
-            event["pgh_created_at"],
-            event["pgh_obj_model"],
-            event["pgh_obj_id"],
-            event["pgh_label"],
-            event["pgh_context_id"],
-            *(masked_key(key, metadata.get(key)) for key in keys),
-            event["pgh_data"],
-            event["pgh_diff"],
-        ]
-        yield [neutralise(_text(value)) for value in values]
+    for chunk in _chunks(queryset, chunk_size):
+        usernames = _usernames(chunk, queryset.db)
+        for event in chunk:
+            metadata = event["pgh_context_metadata"]
+            if not isinstance(metadata, dict):
+                metadata = {}
+            masked = secrets.get(event["pgh_model"])
+            if masked:
+                _mask(event, masked)
+            user = metadata.get("user")
+            rest = rest_of(metadata, keys)
+            values = [
+                event["pgh_id"],
+                event["pgh_created_at"],
+                event["pgh_obj_model"],
+                event["pgh_obj_id"],
+                words.get(event["pgh_label"], event["pgh_label"]),
+                event["pgh_label"],
+                user,
+                usernames.get(_text(user)) if user is not None else None,
+                masked_key("url", metadata.get("url")),
+                command_of(metadata),
+                event["pgh_context_id"],
+                *(masked_key(key, metadata.get(key)) for key in keys),
+                rest or None,
+                event["pgh_data"],
+                event["pgh_diff"],
+            ]
+            yield [neutralise(_text(value)) for value in values]
 
 
-def _events(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[dict[str, Any]]:
+def _chunks(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[list[dict[str, Any]]]:
     """Every event as a dict, by keyset on ``pgh_id`` (no OFFSET, one query per chunk)."""
     ordered = queryset.order_by("-pgh_id").values(*_VALUES)
     last: int | None = None
     while True:
         page = ordered if last is None else ordered.filter(pgh_id__lt=last)
         chunk = list(page[:chunk_size])
-        yield from chunk
+        if chunk:
+            yield chunk
         if len(chunk) < chunk_size:
             return
         last = chunk[-1]["pgh_id"]
+
+
+def _usernames(chunk: list[dict[str, Any]], using: str) -> dict[str, str]:
+    """``{recorded user id as text: username}`` of the chunk's users (one query).
+
+    A recorded id names a user when its text is the user's primary key's text (for integer
+    keys, an optional minus and digits), as ``export.copy`` matches it in SQL.
+    """
+    user_model = get_user_model()
+    integer = is_integer_key(user_model)
+    wanted: dict[str, Any] = {}
+    for event in chunk:
+        metadata = event["pgh_context_metadata"]
+        raw = metadata.get("user") if isinstance(metadata, dict) else None
+        if raw is None:
+            continue
+        text = _text(raw)
+        if integer:
+            if INTEGER_ID.fullmatch(text):
+                wanted[text] = int(text)
+        elif not isinstance(raw, dict | list):
+            wanted[text] = text
+    if not wanted:
+        return {}
+    users = user_model._default_manager.db_manager(using).filter(pk__in=set(wanted.values()))
+    names = {str(user.pk): user.get_username() for user in users}
+    return {text: names[text] for text in wanted if text in names}
 
 
 def _mask(event: dict[str, Any], keys: frozenset[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.text import capfirst
@@ -14,7 +15,7 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterMixin
 from django_tables2.views import SingleTableMixin
 
-from pghistory_admin import conf, export
+from pghistory_admin import conf, export, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.filters import EventFilterSet
 from pghistory_admin.pagination import MAX_ID, KeysetPage
@@ -136,17 +137,44 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
 
 
 class AuditLogExportView(AuditLogView):
-    """The audit log's current filter as CSV."""
+    """The audit log's current filter as CSV.
+
+    Invalid filters answer with the audit log page showing their errors (400), and an export
+    that cannot start (e.g. its first query exceeds the statement timeout) with an error page:
+    never a header-only file. Each of its statements runs under the statement timeout.
+    """
 
     filename = "audit-log.csv"
+    bounded_dispatch = False
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         self.check_permission()
         self.filterset = self.get_filterset(self.get_filterset_class())
         queryset = self.get_filtered_queryset()
         if queryset is None:
-            queryset = self.get_queryset().none()
-        return export.csv_response(queryset.order_by("-pgh_id"), filename=self.filename)
+            return self.invalid_filters_response()
+        try:
+            return export.csv_response(queryset.order_by("-pgh_id"), filename=self.filename)
+        except DatabaseError as error:
+            if not timeouts.is_timeout(error):
+                raise
+            return self.timeout_response()
+
+    def invalid_filters_response(self) -> HttpResponse:
+        """The audit log with the filter form's errors, and no rows."""
+        self.descending = SORTS[self.get_sort()]
+        self.page = self.paginate(None)
+        self.rows = []
+        message = _("The export was not started: correct the filters below.")
+        context = self.get_context_data(export_error=message)
+        response = self.response_class(
+            request=self.request,
+            template=[self.template_name],
+            context=context,
+            using=self.template_engine,
+            status=400,
+        )
+        return self.finalize(response)
 
 
 class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.admin import AdminSite
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 
+from pghistory_admin import conf, timeouts
 from pghistory_admin.links import AdminLinks
 from pghistory_admin.pagination import (
     Cursor,
@@ -42,6 +47,48 @@ class AdminPageMixin:
     partial_template_name: str | None = None
     title: ClassVar[Any] = ""
     request: HttpRequest
+
+    #: Whether ``dispatch`` runs the whole view (and its rendering) under the statement timeout
+    #: in one transaction; exports bound each of their statements instead.
+    bounded_dispatch: ClassVar[bool] = True
+    timeout_template_name = "pghistory_admin/timeout.html"
+    partial_timeout_template_name = "pghistory_admin/_timeout.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not self.bounded_dispatch:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        try:
+            with timeouts.statement_timeout():
+                response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                # Rendered here, so the template's queries are bounded too.
+                if isinstance(response, SimpleTemplateResponse):
+                    response.render()
+                return response
+        except DatabaseError as error:
+            if not timeouts.is_timeout(error):
+                raise
+            return self.timeout_response()
+
+    def timeout_response(self) -> HttpResponse:
+        """The page that says the request's queries took too long (503; 200 for htmx, which
+        swaps only successful responses)."""
+        partial = self.is_partial()
+        context: dict[str, Any] = {"timeout": conf.statement_timeout()}
+        if not partial:
+            self.request.current_app = self.get_admin_site().name
+            context.update(self.get_admin_site().each_context(self.request))
+            context["title"] = self.get_title_on_timeout()
+        response = TemplateResponse(
+            self.request,
+            self.partial_timeout_template_name if partial else self.timeout_template_name,
+            context,
+            status=200 if partial else 503,
+        )
+        response.render()
+        return self.finalize(response)
+
+    def get_title_on_timeout(self) -> str:
+        return _("The history query took too long")
 
     def get_admin_site(self) -> AdminSite:
         if self.admin_site is None:

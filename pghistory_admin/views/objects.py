@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.admin import AdminSite, ModelAdmin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import DatabaseError, models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
-from pghistory_admin import conf, export
+from pghistory_admin import conf, export, timeouts
 from pghistory_admin.filters import parse_object_id
 from pghistory_admin.pagination import KeysetPage
 from pghistory_admin.permissions import event_models_of
@@ -155,7 +155,9 @@ class ObjectHistoryView(ObjectMixin, PageMixin, TemplateView):
 
 
 class ObjectHistoryExportView(ObjectMixin, View):
-    """One object's history as CSV."""
+    """One object's history as CSV (each statement under the statement timeout)."""
+
+    bounded_dispatch = False
 
     def get(
         self, request: HttpRequest, *args: Any, object_id: str, **kwargs: Any
@@ -164,4 +166,9 @@ class ObjectHistoryExportView(ObjectMixin, View):
         filename = f"{self.model._meta.label_lower}-{self.pk}-history.csv"
         # Keep the header value plain: ids of char primary keys may hold anything.
         filename = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
-        return export.csv_response(self.get_queryset().order_by("-pgh_id"), filename=filename)
+        try:
+            return export.csv_response(self.get_queryset().order_by("-pgh_id"), filename=filename)
+        except DatabaseError as error:
+            if not timeouts.is_timeout(error):
+                raise
+            return self.timeout_response()

@@ -6,6 +6,10 @@ from django.contrib.auth.models import Permission
 import pghistory_core
 from tests.testapp.models import Book
 
+#: What the statement timeout costs a page inside the test's transaction: a savepoint, reading
+#: the enclosing timeout, setting it, putting it back, releasing (in autocommit: one set_config).
+TIMEOUT_QUERIES = 5
+
 
 def grant(user, *codenames):
     """Give ``user`` permissions named "app_label.codename"; returns a fresh instance."""

@@ -1,5 +1,6 @@
 """Streaming CSV export of the event stream."""
 
+import contextlib
 import csv
 import io
 import json
@@ -8,8 +9,9 @@ import tracemalloc
 from datetime import datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.signals import request_finished
-from django.db import close_old_connections, connection, connections
+from django.db import OperationalError, close_old_connections, connection, connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -37,6 +39,7 @@ from tests.testapp.models import (
     Code,
     Counter,
     Document,
+    DocumentEvent,
     Note,
     Restaurant,
     Ticket,
@@ -44,7 +47,20 @@ from tests.testapp.models import (
 
 pytestmark = pytest.mark.django_db
 
-FIXED = ["pgh_id", "created_at", "model", "object_id", "label", "context_id"]
+FIXED = [
+    "pgh_id",
+    "created_at",
+    "model",
+    "object_id",
+    "action",
+    "label",
+    "user_id",
+    "user",
+    "url",
+    "command",
+    "context_id",
+]
+HEADER = [*FIXED, "context", "data", "diff"]
 
 
 def export(queryset, **kwargs):
@@ -53,31 +69,34 @@ def export(queryset, **kwargs):
 
 
 def test_header_and_rows(author):
-    with pghistory_core.context(user=3, url="/admin/"):
+    user = get_user_model().objects.create_user("ann")
+    with pghistory_core.context(user=user.pk, url="/admin/", request_id="r1"):
         author.email = "new@example.com"
         author.save()
     header, rows = export(Events.objects.across("testapp.AuthorEvent"))
-    assert header == [*FIXED, "url", "user", "data", "diff"]
+    assert header == HEADER
     update, insert = rows
     events = list(Events.objects.across("testapp.AuthorEvent").order_by("-pgh_id"))
     assert [int(r["pgh_id"]) for r in rows] == [e.pgh_id for e in events]
     assert update["model"] == "testapp.Author"
     assert update["object_id"] == str(author.pk)
-    assert update["label"] == "update"
+    assert (update["action"], update["label"]) == ("updated", "update")
     assert update["context_id"] == str(events[0].pgh_context_id)
-    assert (update["url"], update["user"]) == ("/admin/", "3")
+    assert (update["url"], update["user_id"], update["user"]) == ("/admin/", str(user.pk), "ann")
+    assert json.loads(update["context"]) == {"request_id": "r1"}
     assert json.loads(update["data"]) == {
         "id": author.pk,
         "name": "Ursula",
         "email": "new@example.com",
     }
     assert json.loads(update["diff"]) == {"email": ["ursula@example.com", "new@example.com"]}
-    assert (insert["label"], insert["context_id"], insert["url"], insert["diff"]) == (
+    assert (insert["action"], insert["label"], insert["context_id"], insert["url"]) == (
+        "created",
         "insert",
         "",
         "",
-        "",
     )
+    assert (insert["user"], insert["context"], insert["diff"]) == ("", "", "")
 
 
 def test_timestamps_are_full_iso_with_offset(author):
@@ -89,35 +108,89 @@ def test_timestamps_are_full_iso_with_offset(author):
     assert datetime.fromisoformat(value) == event.pgh_created_at
 
 
-def test_context_columns_only_for_keys_that_occur(author):
-    with pghistory_core.context(command="seed"):
+def test_the_columns_do_not_depend_on_the_filter(author):
+    with pghistory_core.context(command="seed", command_args=["--fast", 2]):
         Book.objects.create(title="b", author=author)
-    with pghistory_core.context(user=1):
+    with pghistory_core.context(user=1, job="nightly"):
         author.email = "x@example.com"
         author.save()
-    header, _ = export(Events.objects.across("testapp.AuthorEvent"))
-    assert header == [*FIXED, "user", "data", "diff"]
-    header, _ = export(Events.objects.all())
-    assert header == [*FIXED, "command", "user", "data", "diff"]
-    header, _ = export(Events.objects.filter(pgh_context_id__isnull=True))
-    assert header == [*FIXED, "data", "diff"]
+    for queryset in (
+        Events.objects.across("testapp.AuthorEvent"),
+        Events.objects.all(),
+        Events.objects.filter(pgh_context_id__isnull=True),
+        Events.objects.none(),
+    ):
+        assert export(queryset)[0] == HEADER
+        assert copy_rows(queryset)[0] == HEADER
+    _, rows = export(Events.objects.filter(pgh_obj_model="testapp.Book"))
+    assert (rows[0]["command"], rows[0]["context"]) == ("seed --fast 2", "")
+    _, rows = export(Events.objects.filter(pgh_label="update"))
+    assert (rows[0]["user_id"], rows[0]["user"]) == ("1", "")  # no such user
+    assert json.loads(rows[0]["context"]) == {"job": "nightly"}
 
 
-def test_denormalised_json_contexts_contribute_keys():
-    with pghistory_core.context(job="nightly"):
-        Document.objects.create(body="hello")
-    header, rows = export(Events.objects.across("testapp.DocumentEvent"))
-    assert header == [*FIXED, "job", "data", "diff"]
-    assert rows[0]["job"] == "nightly"
-
-
-def test_context_key_named_like_a_column_is_prefixed(author):
-    with pghistory_core.context(label="mine"):
+def test_configured_context_keys_get_columns_of_their_own(author, settings):
+    settings.PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS = ["job", "label"]
+    with pghistory_core.context(job="nightly", label="mine", other=1):
         author.email = "x@example.com"
         author.save()
     header, rows = export(Events.objects.all())
-    assert header == [*FIXED, "context.label", "data", "diff"]
-    assert (rows[0]["label"], rows[0]["context.label"]) == ("update", "mine")
+    assert header == [*FIXED, "context.job", "context.label", "context", "data", "diff"]
+    assert (rows[0]["label"], rows[0]["context.job"], rows[0]["context.label"]) == (
+        "update",
+        "nightly",
+        "mine",
+    )
+    assert json.loads(rows[0]["context"]) == {"other": 1}
+    assert rows[1]["context.job"] == ""
+    assert _json_normalised(list(csv_rows(Events.objects.all()))) == _json_normalised(
+        [copy_rows(Events.objects.all())[0]]
+        + [list(row.values()) for row in copy_rows(Events.objects.all())[1]]
+    )
+
+
+def test_too_many_context_columns_are_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS = [f"k{i}" for i in range(101)]
+    with pytest.raises(ImproperlyConfigured, match="at most 100"):
+        next(csv_rows(Events.objects.all()))
+
+
+def test_thousands_of_context_keys_fit_in_one_column(author):
+    """More distinct keys than Postgres allows columns: one JSON column holds them."""
+    for start in range(0, 2000, 500):
+        with pghistory_core.context(**{f"key{i:04}": i for i in range(start, start + 500)}):
+            Author.objects.create(name=f"a{start}")
+    content = b"".join(copy_chunks(Events.objects.all())).decode()
+    header, *rows = csv.reader(io.StringIO(content))
+    assert header == HEADER
+    assert len(rows) == 5
+    keys = set()
+    for row in rows:
+        keys |= set(json.loads(row[header.index("context")] or "{}"))
+    assert len(keys) == 2000
+
+
+def test_denormalised_json_contexts_are_exported():
+    with pghistory_core.context(job="nightly", url="/jobs/"):
+        Document.objects.create(body="hello")
+    for header, rows in (
+        export(Events.objects.across("testapp.DocumentEvent")),
+        copy_rows(Events.objects.across("testapp.DocumentEvent")),
+    ):
+        assert header == HEADER
+        assert (rows[0]["url"], json.loads(rows[0]["context"])) == ("/jobs/", {"job": "nightly"})
+
+
+def test_secret_context_keys_are_masked_inside_the_context_column(author, settings):
+    settings.PGHISTORY_ADMIN_SECRET_FIELDS = ["*pin*", "c[ao]de", "x?"]
+    with pghistory_core.context(pin_code="1", code="2", cade="3", cude="4", xy="5", xyz="6"):
+        author.email = "x@example.com"
+        author.save()
+    expected = {"pin_code": MASK, "code": MASK, "cade": MASK, "cude": "4", "xy": MASK, "xyz": "6"}
+    assert json.loads(export(Events.objects.all())[1][0]["context"]) == expected
+    assert json.loads(copy_rows(Events.objects.all())[1][0]["context"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -137,13 +210,31 @@ def test_neutralise(value, cell):
     assert neutralise(value) == cell
 
 
-def test_formula_cells_are_neutralised_in_the_export(author):
-    with pghistory_core.context(formula="=1+1", at="@SUM(A1)", minus=-2, plus="+x"):
+def test_formula_cells_are_neutralised_in_the_export(author, settings):
+    settings.PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS = ["formula", "at", "minus", "plus"]
+    user = get_user_model().objects.create_user("=cmd|' /C calc'!A0")
+    with pghistory_core.context(
+        formula="=1+1", at="@SUM(A1)", minus=-2, plus="+x", user=user.pk, url="=u", command="-c"
+    ):
         Author.objects.create(name="=HYPERLINK(1)")
     header, rows = export(Events.objects.all())
-    assert header == [*FIXED, "at", "formula", "minus", "plus", "data", "diff"]
+    assert header[-7:] == [
+        "context.formula",
+        "context.at",
+        "context.minus",
+        "context.plus",
+        "context",
+        "data",
+        "diff",
+    ]
     row = rows[0]
-    assert (row["formula"], row["at"], row["minus"], row["plus"]) == (
+    assert (row["user"], row["url"], row["command"]) == ("'=cmd|' /C calc'!A0", "'=u", "'-c")
+    assert (
+        row["context.formula"],
+        row["context.at"],
+        row["context.minus"],
+        row["context.plus"],
+    ) == (
         "'=1+1",
         "'@SUM(A1)",
         "'-2",
@@ -157,18 +248,18 @@ def test_keyset_chunks_return_every_row_in_order(django_assert_num_queries):
     Author.objects.bulk_create([Author(name=f"a{i}") for i in range(10)])
     expected = list(Events.objects.order_by("-pgh_id").values_list("pgh_id", flat=True))
     assert len(expected) == 10
-    # 1 context-key query, then ceil(10 / 3) = 4 chunk queries
-    with django_assert_num_queries(5), CaptureQueriesContext(connection) as captured:
+    # ceil(10 / 3) = 4 chunk queries (no user recorded: no user query)
+    with django_assert_num_queries(4), CaptureQueriesContext(connection) as captured:
         _, rows = export(Events.objects.across("testapp.AuthorEvent"), chunk_size=3)
     assert [int(r["pgh_id"]) for r in rows] == expected
-    chunks = [q["sql"] for q in captured.captured_queries[1:]]
+    chunks = [q["sql"] for q in captured.captured_queries]
     assert all(re.search(r"LIMIT 3$", sql) and "OFFSET" not in sql for sql in chunks)
     assert all('"pgh_id" < ' in sql for sql in chunks[1:])
 
 
 def test_exact_multiple_of_chunk_size_ends_with_one_empty_chunk(django_assert_num_queries):
     Author.objects.bulk_create([Author(name=f"a{i}") for i in range(6)])
-    with django_assert_num_queries(1 + 3):
+    with django_assert_num_queries(3):
         _, rows = export(Events.objects.across("testapp.AuthorEvent"), chunk_size=3)
     assert len(rows) == 6
 
@@ -179,7 +270,17 @@ def test_rows_are_generated_lazily():
     with CaptureQueriesContext(connection) as captured:
         next(rows)  # header
         next(rows)
-    assert len(captured.captured_queries) == 2  # context keys + the first chunk only
+    assert len(captured.captured_queries) == 1  # the first chunk only
+
+
+def test_users_are_looked_up_once_per_chunk(django_assert_num_queries):
+    users = [get_user_model().objects.create_user(f"u{i}") for i in range(3)]
+    for user in users:
+        with pghistory_core.context(user=user.pk):
+            Author.objects.create(name=user.username)
+    with django_assert_num_queries(2 * 2):  # 2 chunks, each with its users
+        _, rows = export(Events.objects.across("testapp.AuthorEvent"), chunk_size=2)
+    assert [r["user"] for r in rows] == ["u2", "u1", "u0"]
 
 
 def test_across_scoping_is_respected(book):
@@ -211,13 +312,13 @@ def test_csv_response_streams_an_attachment(author):
     content = b"".join(response.streaming_content).decode()
     parsed = list(csv.reader(io.StringIO(content)))
     assert _json_normalised(parsed) == _json_normalised(list(csv_rows(Events.objects.all())))
-    assert parsed[1][parsed[0].index("note")] == 'multi\nline, "quoted"'
+    assert json.loads(parsed[1][parsed[0].index("context")]) == {"note": 'multi\nline, "quoted"'}
 
 
 def _json_normalised(rows):
     """Rows with the data and diff cells parsed: Postgres and Python order JSON keys differently."""
     header, *body = rows
-    json_columns = [header.index("data"), header.index("diff")]
+    json_columns = [header.index("context"), header.index("data"), header.index("diff")]
     return [header] + [
         [json.loads(cell) if i in json_columns and cell else cell for i, cell in enumerate(row)]
         for row in body
@@ -228,8 +329,10 @@ def _json_normalised(rows):
     ("chunk_size", "zone", "offset"),
     [(1, "Asia/Kolkata", "+05:30"), (2, "America/St_Johns", "-0"), (10000, "UTC", "+00:00")],
 )
-def test_copy_export_matches_the_python_rows(author, book, chunk_size, zone, offset):
-    with pghistory_core.context(user=5, request_id="=cmd()", note="-2"):
+def test_copy_export_matches_the_python_rows(author, book, chunk_size, zone, offset, settings):
+    settings.PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS = ["request_id", "note"]
+    user = get_user_model().objects.create_user("=ann")
+    with pghistory_core.context(user=user.pk, request_id="=cmd()", note="-2", extra=[1, None]):
         author.email = "@evil"
         author.save()
         book.title = "+SUM(A1)"
@@ -240,7 +343,20 @@ def test_copy_export_matches_the_python_rows(author, book, chunk_size, zone, off
     parsed = list(csv.reader(io.StringIO(content)))
     assert _json_normalised(parsed) == _json_normalised(expected)
     assert parsed[1][1][-6:].startswith(offset)
-    assert "'=cmd()" in parsed[1] and "'-2" in parsed[1]
+    assert "'=cmd()" in parsed[1] and "'-2" in parsed[1] and "'=ann" in parsed[1]
+    with pghistory_core.context(user="007", command="=x", command_args=["a", 1, None, True]):
+        author.email = "again@example.com"
+        author.save()
+    for value in (f"{user.pk:03}", str(user.pk)):
+        with pghistory_core.context(user=value):
+            author.email = value
+            author.save()
+    content = b"".join(copy_chunks(Events.objects.all(), chunk_size=chunk_size)).decode()
+    parsed = list(csv.reader(io.StringIO(content)))
+    assert _json_normalised(parsed) == _json_normalised(list(csv_rows(Events.objects.all())))
+    users = [row[parsed[0].index("user")] for row in parsed[1:4]]
+    assert users == ["'=ann", "", ""]  # the exact id text only
+    assert parsed[3][parsed[0].index("command")] == "'=x a 1 null true"
 
 
 def test_copy_export_respects_filters_and_scope(author, book):
@@ -414,7 +530,7 @@ def test_objects_of_a_filtered_chunk_keep_their_predecessors(author, book):
 
 def test_empty_exports_have_a_header_only(author):
     for queryset in (Events.objects.none(), Events.objects.filter(pgh_label="nothing")):
-        assert copy_rows(queryset) == ([*FIXED, "data", "diff"], [])
+        assert copy_rows(queryset) == (HEADER, [])
 
 
 # --- secrets and formula injection ---------------------------------------------------------------
@@ -445,18 +561,19 @@ def test_unchanged_secret_stays_out_of_the_diff(author):
 
 
 @pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
-def test_copy_export_neutralises_formula_cells(db, prefix):
+def test_copy_export_neutralises_formula_cells(db, prefix, settings):
+    settings.PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS = [f"{prefix}key", "plain"]
     with pghistory_core.context(**{f"{prefix}key": f"{prefix}value", "plain": f"x{prefix}"}):
         Code.objects.create(code=f"{prefix}1")
     header, *rows = list(
         csv.reader(io.StringIO(b"".join(copy_chunks(Events.objects.all())).decode()))
     )
-    assert header == [*FIXED, f"'{prefix}key", "plain", "data", "diff"]
+    assert header == [*FIXED, f"context.{prefix}key", "context.plain", "context", "data", "diff"]
     (row,) = rows
     cells = dict(zip(header, row, strict=True))
     assert cells["object_id"] == f"'{prefix}1"
-    assert cells[f"'{prefix}key"] == f"'{prefix}value"
-    assert cells["plain"] == f"x{prefix}"
+    assert cells[f"context.{prefix}key"] == f"'{prefix}value"
+    assert cells["context.plain"] == f"x{prefix}"
     assert json.loads(cells["data"]) == {"code": f"{prefix}1", "value": 0}
     assert all(not cell.startswith(FORMULA_PREFIXES) for cell in row)
 
@@ -533,10 +650,13 @@ def test_closing_the_response_cancels_the_export_query():
         cursor.execute("SELECT pg_backend_pid(), pg_stat_force_next_flush()")
         pid = cursor.fetchone()[0]
     before = _rollbacks()
-    response = csv_response(Events.objects.all(), filename="all.csv")
+    from pghistory_admin.export import FIRST_CHUNK_SIZE
+
+    response = csv_response(Events.objects.all(), filename="all.csv")  # ran the first chunk
     stream = iter(response.streaming_content)
-    next(stream)  # the header
-    next(stream)  # rows: the export's COPY is under way
+    lines = 0
+    while lines <= FIRST_CHUNK_SIZE + 1:  # the header, the first chunk, then the next COPY's
+        lines += next(stream).count(b"\n")
     # What a server does when the client goes away; the test client would keep the connection
     # open the same way (Django's handler would close it after the request).
     request_finished.disconnect(close_old_connections)
@@ -562,3 +682,150 @@ def test_closing_an_export_inside_a_transaction_keeps_the_transaction(author):
     next(stream)
     stream.close()
     assert Author.objects.count() == 30_001  # the test's transaction is still usable
+
+
+# --- exports fail loudly ------------------------------------------------------------------------
+
+AUDIT_LOG = "/admin/pghistory_admin/auditlog/"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "2026-13-45"}, "Enter a valid date"),
+        ({"model": "testapp.nothing"}, "Select a valid choice"),
+        ({"since": "2026-01-01", "until": "2026-02-30"}, "Enter a valid date"),
+    ],
+)
+def test_invalid_filters_answer_with_the_form_errors(admin_client, author, params, message):
+    response = admin_client.get(AUDIT_LOG + "export/", params)
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "Content-Disposition" not in response
+    page = response.content.decode()
+    assert "The export was not started: correct the filters below." in page
+    assert message in page
+    assert response.context["filter"].errors
+
+
+def test_a_valid_filter_still_downloads(admin_client, author):
+    response = admin_client.get(AUDIT_LOG + "export/", {"since": "2020-01-31"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == HEADER and len(rows) == 2
+
+
+def test_the_first_chunk_runs_before_the_response_starts(author):
+    Author.objects.bulk_create([Author(name=f"a{i}") for i in range(3)])
+    with CaptureQueriesContext(connection) as captured:
+        response = csv_response(Events.objects.all(), filename="x.csv")
+    assert any("min(_c.pgh_id)" in query["sql"] for query in captured.captured_queries)
+    body = b"".join(response.streaming_content).decode()
+    assert len(list(csv.reader(io.StringIO(body)))) == 1 + 4
+
+
+@contextlib.contextmanager
+def locked(model):
+    """An ACCESS EXCLUSIVE lock on ``model``'s table, held by another connection (which ends
+    itself after 20 s, so a missing timeout fails the test instead of hanging it)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET idle_in_transaction_session_timeout = '20s'")
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            other.rollback()
+        other.close()
+
+
+def _documents(count, size):
+    Document.objects.bulk_create([Document(body=f"{i:06}" + "x" * size) for i in range(count)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_mid_stream_fails_the_download(settings):
+    """A later chunk's query is cancelled (a real statement timeout): iterating the response
+    raises, after a line saying the file is incomplete; it never ends as if complete."""
+    from pghistory_admin.export import FAILURE_LINE, FIRST_CHUNK_SIZE
+    from pghistory_admin.timeouts import is_timeout
+
+    settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.3
+    _documents(FIRST_CHUNK_SIZE + 100, 10)
+    response = csv_response(Events.objects.all(), filename="all.csv")  # the first chunk ran
+    received = []
+    with locked(DocumentEvent), pytest.raises(OperationalError) as raised:
+        received.extend(response.streaming_content)
+    assert is_timeout(raised.value)
+    body = b"".join(received)
+    assert body.endswith(FAILURE_LINE)
+    rows = [row for row in csv.reader(io.StringIO(body.decode())) if row]
+    assert rows[0] == HEADER
+    assert rows[-1] == ["# export failed: this file is incomplete"]
+    assert len(rows) - 2 == FIRST_CHUNK_SIZE  # header, the first chunk, the failure line
+    response.close()
+    # Unlocked, the same export completes.
+    complete = b"".join(csv_response(Events.objects.all(), filename="all.csv").streaming_content)
+    assert len(list(csv.reader(io.StringIO(complete.decode())))) == 1 + FIRST_CHUNK_SIZE + 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_server_aborts_a_download_that_fails(settings, client):
+    """Served by a real WSGI server (waitress, HTTP/1.1 chunked): the client sees the transfer
+    break off (no final chunk), not a complete file.
+
+    The first chunk's events are large and the socket buffers small, so the server is still
+    writing them (its next chunk not yet started) when the lock is taken.
+    """
+    import http.client
+    import socket
+    import threading
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from waitress.server import create_server
+
+    from pghistory_admin.export import FAILURE_LINE, FIRST_CHUNK_SIZE
+
+    settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.5
+    _documents(FIRST_CHUNK_SIZE + 100, 40_000)  # the first chunk is ~20 MB of CSV
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    server = create_server(
+        WSGIHandler(),
+        host="127.0.0.1",
+        port=0,
+        threads=1,
+        outbuf_high_watermark=65536,
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=60)
+        # A small receive window (set before connecting): the server cannot run ahead.
+        conn.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        conn.sock.settimeout(60)
+        conn.sock.connect(("127.0.0.1", int(server.effective_port)))
+        conn.request(
+            "GET",
+            AUDIT_LOG + "export/",
+            headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        )
+        answer = conn.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("Transfer-Encoding") == "chunked"
+        first = answer.read(1024)
+        assert first.startswith(b"pgh_id,created_at,model,")
+        with locked(DocumentEvent), pytest.raises(http.client.IncompleteRead) as broken:
+            answer.read()
+        body = first + broken.value.partial
+        assert body.endswith(FAILURE_LINE)
+        assert body.count(b"\n") < FIRST_CHUNK_SIZE + 100
+        conn.close()
+    finally:
+        server.close()
+        thread.join(10)

@@ -48,3 +48,41 @@ def test_ignored_commands_setting(settings):
 
     settings.PGHISTORY_IGNORED_COMMANDS = ["add_author"]
     assert config.ignored_commands() == ("add_author",)
+
+
+@pytest.mark.parametrize(
+    ("args", "recorded"),
+    [
+        (["--password", "hunter2"], ["--password", "••••••"]),
+        (["--password=hunter2"], ["--password=••••••"]),
+        (["-p", "hunter2"], ["-p", "••••••"]),
+        (["-phunter2"], ["-p••••••"]),
+        # A flag that takes no value leaves the next argument alone.
+        (["--no-password-prompt", "--email", "a@b.example"], None),
+    ],
+)
+def test_secret_options_are_masked_before_they_are_stored(args, recorded):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env["DATABASE_URL"] = url_for(connection.settings_dict)
+    run = subprocess.run(
+        [sys.executable, "-m", "django", "add_author", "Le Guin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    assert run.returncode == 0, run.stderr
+    metadata = AuthorEvent.objects.get(name="Le Guin").pgh_context.metadata
+    assert metadata["command_args"] == ["Le Guin", *(recorded or args)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pghistory_core_context WHERE metadata::text LIKE '%hunter2%'"
+        )
+        assert cursor.fetchone()[0] == 0
+
+
+def test_call_command_helper_masks_secret_options():
+    with pghistory_core.command_context("add_author", "Tolkien", "--password", "hunter2"):
+        call_command("add_author", "Tolkien", password="hunter2")
+    metadata = AuthorEvent.objects.get(name="Tolkien").pgh_context.metadata
+    assert metadata["command_args"] == ["Tolkien", "--password", "••••••"]

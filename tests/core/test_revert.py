@@ -70,3 +70,43 @@ def test_create_event_needs_a_known_label(author):
 def test_create_event_for_a_missing_row():
     with pytest.raises(Author.DoesNotExist):
         pghistory_core.create_event(Author(pk=999, name="ghost"), label="snapshot")
+
+
+def test_revert_of_chosen_fields_keeps_the_others(book):
+    book.title = "Changed"
+    book.price = Decimal("1.00")
+    book.save()
+    original = BookEvent.objects.filter(pgh_obj=book).earliest("pgh_id")
+    original.revert(fields=["title"])
+    book.refresh_from_db()
+    assert (book.title, book.price) == ("The Dispossessed", Decimal("1.00"))
+    last = BookEvent.objects.filter(pgh_obj=book).latest("pgh_id")
+    assert (last.title, last.price) == ("The Dispossessed", Decimal("1.00"))
+
+
+def test_revert_refuses_fields_the_event_does_not_track(book):
+    Book.objects.filter(pk=book.pk).update(price=Decimal("3"))
+    price_event = BookPriceEvent.objects.get()
+    with pytest.raises(ValueError, match="does not track title"):
+        price_event.revert(fields=["title"])
+
+
+def test_revert_saves_through_the_given_function(book):
+    from pghistory_core.revert import revert_event
+
+    book.title = "Changed"
+    book.save()
+    original = BookEvent.objects.filter(pgh_obj=book).earliest("pgh_id")
+    saved = []
+
+    def save(obj, created):
+        saved.append((obj.title, created))
+        obj.status = "published"  # what a ModelAdmin.save_model may add
+        obj.save()
+
+    revert_event(original, save=save)
+    book.refresh_from_db()
+    assert saved == [("The Dispossessed", False)]
+    assert (book.title, book.status) == ("The Dispossessed", "published")
+    last = BookEvent.objects.filter(pgh_obj=book).latest("pgh_id")
+    assert last.pgh_context.metadata == {"reverted_event": f"testapp.BookEvent:{original.pk}"}

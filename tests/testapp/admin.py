@@ -45,3 +45,27 @@ custom_site.register(AuditLog, AuditLogAdmin)
 custom_site.register(Author, HistoryAdmin)
 custom_site.register(Book, BookAdmin)
 custom_site.register(get_user_model(), UserAdmin)
+
+
+class RestrictedBookAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    """What a revert must obey: read-only and excluded fields, object permissions, save_model."""
+
+    readonly_fields = ["price"]
+    exclude = ["status"]
+    #: ``(pk, change)`` of every object saved through ``save_model``.
+    saved: list = []
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.title == "Locked":
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        type(self).saved.append((obj.pk, change))
+        super().save_model(request, obj, form, change)
+
+
+restricted_site = admin.AdminSite(name="restricted")
+restricted_site.register(AuditLog, AuditLogAdmin)
+restricted_site.register(Book, RestrictedBookAdmin)
+restricted_site.register(Author, HistoryAdmin)

@@ -18,6 +18,13 @@ def rename_book(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @csrf_exempt
+def rename_book_with_token(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    # Served at a password-reset-like path: the token in the path must not be recorded.
+    Book.objects.filter(pk=int(request.POST["book"])).update(title=request.POST["title"])
+    return HttpResponse("ok")
+
+
+@csrf_exempt
 async def rename_book_async(request: HttpRequest, pk: int) -> HttpResponse:
     await Book.objects.filter(pk=pk).aupdate(title=request.POST["title"])
     return HttpResponse("ok")

@@ -156,3 +156,139 @@ def test_unknown_events_are_404(root_client, history, pgh_id):
 def test_event_of_another_object_is_404(root_client, history):
     author_event = first_event(AuthorEvent, history["author"].pk)
     assert root_client.get(revert_url(history["book"], author_event)).status_code == 404
+
+
+# --- a revert obeys the ModelAdmin ----------------------------------------------------------
+
+RESTRICTED = "/restricted-admin/testapp/book"
+
+
+@pytest.fixture
+def restricted_editor(client, make_staff):
+    from tests.testapp.admin import RestrictedBookAdmin
+
+    RestrictedBookAdmin.saved = []
+    client.force_login(make_staff("editor", "testapp.change_book", "testapp.add_book"))
+    return client
+
+
+def restricted_url(pk, event):
+    return f"{RESTRICTED}/{pk}/history/{event.pgh_id}/revert/"
+
+
+def test_preview_shows_what_is_reverted_and_what_is_not(restricted_editor, history):
+    book = history["book"]
+    Book.objects.filter(pk=book.pk).update(status="published")
+    response = restricted_editor.get(restricted_url(book.pk, first_event(BookEvent, book.pk)))
+    assert response.status_code == 200
+    assert [change.name for change in response.context["changes"]] == ["title"]
+    refused = {item.change.name: item.reason for item in response.context["refused"]}
+    assert refused["price"] == "read-only in this admin"
+    assert refused["status"] == "not in this admin's form for you"
+    page = response.content.decode()
+    assert "read-only in this admin" in page
+    assert "are not reverted" in page
+    assert "Yes, revert" in page
+
+
+def test_a_staff_revert_does_not_change_a_read_only_price(restricted_editor, history):
+    from tests.testapp.admin import RestrictedBookAdmin
+
+    book = history["book"]
+    Book.objects.filter(pk=book.pk).update(status="published")
+    response = restricted_editor.post(restricted_url(book.pk, first_event(BookEvent, book.pk)))
+    assert response.status_code == 302
+    book.refresh_from_db()
+    assert book.title == "The Dispossessed"  # reverted
+    assert str(book.price) == "12.50"  # read-only: kept
+    assert book.status == "published"  # not in the form: kept
+    assert RestrictedBookAdmin.saved == [(book.pk, True)]  # through save_model, as a change
+    entry = LogEntry.objects.get(object_id=str(book.pk))
+    assert entry.is_change()
+    assert "Title" in entry.get_change_message()
+    assert "Price" not in entry.get_change_message()
+
+
+def test_the_default_admin_still_reverts_every_field(root_client, history):
+    book = history["book"]
+    root_client.post(revert_url(book, first_event(BookEvent, book.pk)))
+    book.refresh_from_db()
+    assert (book.title, str(book.price)) == ("The Dispossessed", "9.99")
+
+
+def test_object_level_change_permission_is_obeyed(restricted_editor, history):
+    book = history["book"]
+    Book.objects.filter(pk=book.pk).update(title="Locked")
+    url = restricted_url(book.pk, first_event(BookEvent, book.pk))
+    assert restricted_editor.get(url).status_code == 403
+    assert restricted_editor.post(url).status_code == 403
+    book.refresh_from_db()
+    assert book.title == "Locked"
+
+
+def test_reverting_to_the_current_version_changes_nothing(root_client, history):
+    book = history["book"]
+    latest = BookEvent.objects.filter(pgh_obj_id=book.pk).order_by("-pgh_id").first()
+    url = revert_url(book, latest)
+    preview = root_client.get(url)
+    assert preview.status_code == 200
+    assert "reverting would change nothing" in preview.content.decode()
+    assert "Yes, revert" not in preview.content.decode()
+    events = Events.objects.count()
+    response = root_client.post(url, follow=True)
+    assert "nothing was reverted" in response.content.decode()
+    assert Events.objects.count() == events
+    assert not LogEntry.objects.exists()
+
+
+def test_a_version_that_differs_only_in_read_only_fields_changes_nothing(
+    restricted_editor, history
+):
+    book = history["book"]
+    # Only the price differs from the first version now.
+    Book.objects.filter(pk=book.pk).update(title="The Dispossessed")
+    url = restricted_url(book.pk, first_event(BookEvent, book.pk))
+    preview = restricted_editor.get(url)
+    assert "reverting would change nothing" in preview.content.decode()
+    refused = {item.change.name: item.reason for item in preview.context["refused"]}
+    assert refused == {
+        "price": "read-only in this admin",
+        "updated_at": "set automatically when saved",
+    }
+    events = Events.objects.count()
+    restricted_editor.post(url)
+    assert Events.objects.count() == events
+    assert not LogEntry.objects.exists()
+    book.refresh_from_db()
+    assert str(book.price) == "12.50"
+
+
+def test_a_restore_needing_a_field_the_add_form_refuses_is_refused(restricted_editor, history):
+    book = history["book"]
+    pk = book.pk
+    book.delete()
+    delete_event = BookEvent.objects.get(pgh_obj_id=pk, pgh_label="delete")
+    url = restricted_url(pk, delete_event)
+    preview = restricted_editor.get(url)
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "You may not set" in page
+    assert "cannot be restored" in page
+    assert "Yes, restore" not in page
+    assert restricted_editor.post(url).status_code == 400
+    assert not Book.objects.filter(pk=pk).exists()
+
+
+def test_model_validation_errors_are_reported(root_client, author):
+    from tests.testapp.models import Author
+
+    Author.objects.filter(pk=author.pk).update(name="Old")
+    Author.objects.filter(pk=author.pk).update(name="Ursula K.")
+    Author.objects.create(name="Old")
+    rename = AuthorEvent.objects.filter(pgh_obj_id=author.pk, name="Old").get()
+    response = root_client.post(revert_url(author.pk, rename, model="author"))
+    assert response.status_code == 400
+    assert "could not be reverted" in response.content.decode()
+    assert "already exists" in response.content.decode()
+    author.refresh_from_db()
+    assert author.name == "Ursula K."
