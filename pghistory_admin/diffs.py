@@ -276,7 +276,7 @@ def _render_pair(
 ) -> tuple[SafeString, SafeString]:
     if kind == "longtext":
         return _word_diff(old, new)
-    if kind == "json" and (isinstance(old, dict) or isinstance(new, dict)):
+    if kind == "json":
         return _json_diff(old, new)
     return _render_one(kind, field, old, labels), _render_one(kind, field, new, labels)
 
@@ -399,51 +399,80 @@ def _tokens(value: Any) -> list[str]:
 
 
 def _json_diff(old: Any, new: Any) -> tuple[SafeString, SafeString]:
-    """Key by key: removed and changed keys on the old side, added and changed on the new."""
-    before = old if isinstance(old, dict) else {}
-    after = new if isinstance(new, dict) else {}
-    old_items: list[SafeString] = []
-    new_items: list[SafeString] = []
-    for key in sorted(before.keys() | after.keys()):
-        if key in before and key in after and _compact(before[key]) == _compact(after[key]):
-            continue
-        status = "changed" if key in before and key in after else None
-        if key in before:
-            old_items.append(_json_item(key, before[key], status or "removed", "del"))
-        if key in after:
-            new_items.append(_json_item(key, after[key], status or "added", "ins"))
-    return _json_side(old, old_items), _json_side(new, new_items)
+    """Both sides alike, key by key: every key of each side, marked against the other side.
+
+    The old side marks removed and changed keys, the new side added and changed ones; unchanged
+    keys are listed plainly on both, so neither side reads as if keys had gone. Objects nested
+    in a changed key are compared the same way, key by key.
+    """
+    return _json_tree(old, old, new, "old"), _json_tree(new, new, old, "new")
 
 
-def _json_side(value: Any, items: list[SafeString]) -> SafeString:
-    if not isinstance(value, dict):
-        return _render_one("json", None, value, {})
-    if not items:
-        return format_html('<code class="pgh-json">{}</code>', _compact(value))
+def _json_mark(status: str) -> str:
+    """The word shown after a marked key, so the marking does not rely on colour alone."""
+    words = {"added": _("added"), "removed": _("removed"), "changed": _("changed")}
+    return words[status]
+
+
+def _json_tree(value: Any, this: Any, other: Any, side: str | None) -> SafeString:
+    """``value`` as a key-by-key list; with ``side``, its keys marked against ``other``."""
+    if value is None and side is not None:
+        return _empty()
+    if not isinstance(value, dict) or not value:
+        code = format_html('<code class="pgh-json">{}</code>', _compact(value))
+        if side is not None and _compact(this) != _compact(other):
+            return format_html("<{}>{}</{}>", _side_tag(side), code, _side_tag(side))
+        return code
+    items = [_json_entry(key, value[key], other, side) for key in sorted(value)]
     return format_html('<ul class="pgh-json">{}</ul>', _join(items))
 
 
-def _json_item(key: str, value: Any, status: str, tag: str) -> SafeString:
+def _side_tag(side: str) -> str:
+    return "del" if side == "old" else "ins"
+
+
+def _json_entry(key: str, value: Any, other: Any, side: str | None) -> SafeString:
+    """One key of an object: plain, or marked added/removed/changed against ``other``."""
+    if side is None:
+        return format_html(
+            '<li data-key="{}"><span class="pgh-json-key">{}</span>: {}</li>',
+            key,
+            key,
+            _json_tree(value, value, None, None),
+        )
+    others = other if isinstance(other, dict) else {}
+    if key not in others:
+        status = "added" if side == "new" else "removed"
+    elif _compact(others[key]) == _compact(value):
+        status = "same"
+    else:
+        status = "changed"
+    if status == "same":
+        shown = _json_tree(value, value, None, None)
+    elif status == "changed" and isinstance(value, dict) and isinstance(others[key], dict):
+        # Both sides hold an object: compare them key by key too.
+        shown = _json_tree(value, value, others[key], side)
+    else:
+        tag = _side_tag(side)
+        shown = format_html("<{}>{}</{}>", tag, _json_tree(value, value, None, None), tag)
+    mark = (
+        format_html(' <span class="pgh-json-mark">({})</span>', _json_mark(status))
+        if status != "same"
+        else SafeString("")
+    )
     return format_html(
-        '<li class="pgh-json-{}"><{}><span class="pgh-json-key">{}</span>: {}</{}></li>',
+        '<li class="pgh-json-{}" data-key="{}"><span class="pgh-json-key">{}</span>: {}{}</li>',
         status,
-        tag,
         key,
-        _compact(value),
-        tag,
+        key,
+        shown,
+        mark,
     )
 
 
 def _json_items(value: Any) -> SafeString:
-    """A JSON value alone: an object key by key, anything else as compact JSON."""
-    if not isinstance(value, dict) or not value:
-        return format_html('<code class="pgh-json">{}</code>', _compact(value))
-    items = format_html_join(
-        "",
-        '<li><span class="pgh-json-key">{}</span>: {}</li>',
-        ((key, _compact(value[key])) for key in sorted(value)),
-    )
-    return format_html('<ul class="pgh-json">{}</ul>', items)
+    """A JSON value alone: objects key by key (nested ones too), anything else as compact JSON."""
+    return _json_tree(value, value, None, None)
 
 
 def _compact(value: Any) -> str:
