@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pghistory_admin.diffs import FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks
 from pghistory_core.models import BaseEvents
 
@@ -118,7 +119,7 @@ class RowBuilder:
     ) -> list[EventRow]:
         """Rows for ``events``: ``objects`` fetches object labels, ``diffs`` renders the diffs."""
         rows = [self._row(event) for event in events]
-        self._add_users(rows)
+        self.add_users(rows)
         if objects:
             self._add_objects(rows)
         if diffs:
@@ -147,7 +148,8 @@ class RowBuilder:
             ]
         return row
 
-    def _add_users(self, rows: Iterable[EventRow]) -> None:
+    def add_users(self, rows: Iterable[EventRow]) -> None:
+        """Name each row's user (username, or "deleted user #id"), one query for all."""
         user_model = get_user_model()
         ids: dict[EventRow, Any] = {}
         for row in rows:
@@ -181,10 +183,13 @@ class RowBuilder:
         for model, pks in wanted.items():
             manager = model._base_manager.db_manager(self.using)
             found = manager.in_bulk(set(pks.values()))
+            gone = {pk for pk in pks.values() if pk not in found}
+            # A deleted object is named after its last recorded values (one query per model).
+            last = last_labels(model, gone, using=self.using) if gone else {}
             for row, pk in pks.items():
                 obj = found.get(pk)
                 row.object_exists = obj is not None
-                row.object_label = str(obj) if obj is not None else f"#{pk}"
+                row.object_label = str(obj) if obj is not None else last.get(pk, f"#{pk}")
                 row.object_url = self.links.history(model, pk) or self.links.audit_log(
                     model=model._meta.label_lower, object=row.event.pgh_obj_id
                 )

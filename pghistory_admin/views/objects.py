@@ -16,6 +16,7 @@ from django.views.generic import TemplateView, View
 
 from pghistory_admin import conf, export
 from pghistory_admin.filters import parse_object_id
+from pghistory_admin.labels import last_labels
 from pghistory_admin.pagination import KeysetPage
 from pghistory_admin.permissions import event_models_of
 from pghistory_admin.rows import EventRow, RowBuilder
@@ -76,8 +77,13 @@ class ObjectMixin(AdminPageMixin):
         return events.across(*self.get_event_models()).tracks(self.model(pk=self.pk))
 
     def object_label(self) -> str:
+        """``str()`` of the object; of its last recorded values when it was deleted."""
         if self.object is not None:
             return str(self.object)
+        if not hasattr(self, "_last_label"):
+            self._last_label = last_labels(self.model, [self.pk], using=conf.read_database())
+        if self.pk in self._last_label:
+            return _("%(object)s (deleted)") % {"object": self._last_label[self.pk]}
         return _("%(model)s #%(id)s (deleted)") % {
             "model": capfirst(self.model._meta.verbose_name),
             "id": self.pk,
