@@ -151,6 +151,9 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
             context_panel=self.get_context_panel(),
             export_url=self.get_export_url(),
             results_url=self.request.path,
+            # A swap of the results also refreshes the "changed field" choices (they follow the
+            # model filter): the partial carries that field out of band.
+            oob_filters=self.is_partial(),
         )
         return context
 
