@@ -58,7 +58,10 @@ class EventTable(tables.Table):
         )
 
     def render_object(self, value: str, record: EventRow) -> SafeString:
-        if record.object_exists is False:
+        if record.renamed_to is not None:
+            note = _("renamed to #%(id)s") % {"id": record.renamed_to}
+            value = format_html('{} <span class="pgh-deleted pgh-renamed">({})</span>', value, note)
+        elif record.object_exists is False:
             value = format_html('{} <span class="pgh-deleted">({})</span>', value, _("deleted"))
         if record.object_url:
             return format_html('<a href="{}">{}</a>', record.object_url, value)
