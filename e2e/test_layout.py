@@ -49,7 +49,7 @@ def test_audit_log_fits_the_window(contexts: Contexts, width: int, long_url_even
     box.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
     changes = page.locator("#pgh-table thead th").last.bounding_box()
     assert changes is not None
-    assert 0 <= changes["x"]
+    assert changes["x"] >= 0
     assert changes["x"] + changes["width"] <= width
     assert _page_width(page) <= width
 
@@ -59,9 +59,9 @@ def test_audit_log_fits_the_window(contexts: Contexts, width: int, long_url_even
     cut, full = source.evaluate("el => [el.clientWidth, el.scrollWidth]")
     assert cut < full
     assert cut <= 300
-    expect(page.locator(f"tr[data-pgh-id='{long_url_event}'] a:has(.pgh-source-value)")).to_have_attribute(
-        "title", f"{LONG_URL} — every change made in this request or command"
-    )
+    expect(
+        page.locator(f"tr[data-pgh-id='{long_url_event}'] a:has(.pgh-source-value)")
+    ).to_have_attribute("title", f"{LONG_URL} — every change made in this request or command")
 
     # An expanded row's diff does not widen the page either.
     page.locator(f"tr[data-pgh-id='{long_url_event}'] button.pgh-expand").click()

@@ -154,7 +154,9 @@ class UserField(forms.CharField):
                 code="unknown",
                 params={"value": text, "similar": first},
             )
-        raise ValidationError(self.error_messages["unknown"], code="unknown", params={"value": text})
+        raise ValidationError(
+            self.error_messages["unknown"], code="unknown", params={"value": text}
+        )
 
 
 class UserFilter(django_filters.Filter):
@@ -279,7 +281,10 @@ class EventFilterSet(django_filters.FilterSet):
         if chosen is not None:
             return _model_field_choices(chosen, self.event_models)
         return [
-            (str(capfirst(model._meta.verbose_name)), _model_field_choices(model, self.event_models))
+            (
+                str(capfirst(model._meta.verbose_name)),
+                _model_field_choices(model, self.event_models),
+            )
             for model in tracked.values()
         ]
 

@@ -37,7 +37,7 @@ def _label(model: type[models.Model], event: Any, tracked: Iterable[str]) -> str
     }
     try:
         label = str(model(**values))
-    except Exception:  # noqa: BLE001 -- a __str__ that needs more than the recorded values
+    except Exception:  # a __str__ that needs more than the recorded values
         return None
     return label or None
 

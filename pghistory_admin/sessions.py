@@ -32,9 +32,12 @@ def return_url(request: HttpRequest) -> str:
     """
     htmx = getattr(request, "htmx", None)
     current = htmx.current_url_abs_path if htmx else None
-    if current and url_has_allowed_host_and_scheme(current, allowed_hosts=None):
-        if urlsplit(current).path != request.path:
-            return current
+    if (
+        current
+        and url_has_allowed_host_and_scheme(current, allowed_hosts=None)
+        and urlsplit(current).path != request.path
+    ):
+        return current
     return request.get_full_path()
 
 

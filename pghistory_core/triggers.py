@@ -240,8 +240,7 @@ class EventTrigger(pgtrigger.Trigger):
         if self.pk_change_only:
             return f"{returning}\n{record}"
         return (
-            f"{returning}\nIF OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql} THEN\n"
-            f"  {record}\nEND IF;"
+            f"{returning}\nIF OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql} THEN\n  {record}\nEND IF;"
         )
 
     def _row_func(self, prelude: str) -> str:

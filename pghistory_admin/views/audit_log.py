@@ -195,7 +195,7 @@ class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):
         return self.finalize(self.render_to_response(self.get_context_data(row=self.row)))
 
     def get_title(self) -> str:
-        """"Product “Sencha (T-1)” was updated", or "…: snapshot" for other labels."""
+        """ "Product “Sencha (T-1)” was updated", or "…: snapshot" for other labels."""
         row = self.row
         names = {"model": row.model_label, "object": row.object_label or f"#{row.event.pgh_obj_id}"}
         sentences = {

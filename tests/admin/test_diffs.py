@@ -217,8 +217,8 @@ def test_json_fields_render_alike_on_both_sides_key_by_key(book):
     nested_old = change.old[change.old.index('data-key="nested"') :]
     assert '<li class="pgh-json-changed" data-key="a">' in nested_old
     assert '<li class="pgh-json-same" data-key="b">' in nested_old
-    assert "<del><code class=\"pgh-json\">[1,2]</code></del>" in change.old
-    assert "<ins><code class=\"pgh-json\">[1,3]</code></ins>" in change.new
+    assert '<del><code class="pgh-json">[1,2]</code></del>' in change.old
+    assert '<ins><code class="pgh-json">[1,3]</code></ins>' in change.new
     assert "<ins>" not in change.old
     assert "<del>" not in change.new
 
@@ -235,7 +235,11 @@ def test_json_added_keys_do_not_make_the_old_side_raw(book):
         ("weight_g", "same", "weight_g: 250"),
     ]
     assert json_items(change.new) == [
-        ("certifications", "added", "certifications: [&quot;organic&quot;,&quot;JAS&quot;] (added)"),
+        (
+            "certifications",
+            "added",
+            "certifications: [&quot;organic&quot;,&quot;JAS&quot;] (added)",
+        ),
         ("kind", "same", "kind: &quot;sencha&quot;"),
         ("weight_g", "same", "weight_g: 250"),
     ]

@@ -125,7 +125,10 @@ def test_changed_field_choices_are_the_chosen_models_verbose_names():
 
 def test_changed_field_choices_without_a_model_are_grouped_by_model():
     choices = field_choices({}, models=[AuthorEvent])
-    assert choices == [("", "Any"), ("Author", [("id", "ID"), ("name", "Name"), ("email", "Email")])]
+    assert choices == [
+        ("", "Any"),
+        ("Author", [("id", "ID"), ("name", "Name"), ("email", "Email")]),
+    ]
     groups = [label for label, _ in field_choices({})[1:]]
     assert "Book" in groups
     assert "Author" in groups
@@ -262,7 +265,9 @@ def test_a_results_swap_refreshes_the_changed_field_choices(root_client, history
     url = "/admin/pghistory_admin/auditlog/"
     swap = root_client.get(url, {"model": "testapp.author"}, HTTP_HX_REQUEST="true")
     html = swap.content.decode()
-    oob = re.search(r'<div class="pgh-filter" id="pgh-filter-field" hx-swap-oob="true">.*?</div>', html, re.S)
+    oob = re.search(
+        r'<div class="pgh-filter" id="pgh-filter-field" hx-swap-oob="true">.*?</div>', html, re.S
+    )
     assert oob is not None
     options = re.findall(r'<option value="([^"]*)"', oob.group(0))
     assert options == ["", "id", "name", "email"]

@@ -71,7 +71,9 @@ def test_request_view_names_an_anonymous_user(root_client, book):
 def test_request_view_names_and_links_the_user(root_client, superuser, history):
     context_id = newest(history["book"]).pgh_context_id
     html = root_client.get(AUDIT_LOG, {"context_id": str(context_id)}).content.decode()
-    assert f'<dt>user</dt><dd><a href="/admin/auth/user/{superuser.pk}/change/">root</a></dd>' in html
+    assert (
+        f'<dt>user</dt><dd><a href="/admin/auth/user/{superuser.pk}/change/">root</a></dd>' in html
+    )
     superuser_pk = superuser.pk
     with pghistory_core.context(user=superuser_pk + 1000, url="/gone/"):
         Book.objects.filter(pk=history["book"].pk).update(title="By a deleted user")
