@@ -50,16 +50,18 @@ def last_labels(
     event_model = _fullest(model)
     if event_model is None or not wanted:
         return {}
+    # ``pgh_obj`` is added by track(), not declared on the abstract Event the type checker sees.
+    objects = {"pgh_obj_id__in": list(wanted.values())}
     newest = (
         event_model._default_manager.db_manager(using)
-        .filter(pgh_obj_id__in=list(wanted.values()))
+        .filter(**objects)
         .order_by("pgh_obj_id", "-pgh_id")
         .distinct("pgh_obj_id")
     )
     labels = {}
     for event in newest:
         label = _label(model, event, event_model.pgh_tracked_fields)
-        pk = wanted.get(str(event.pgh_obj_id))
+        pk = wanted.get(str(event.pgh_obj_id))  # type: ignore[attr-defined]
         if label is not None and pk is not None:
             labels[pk] = label
     return labels
