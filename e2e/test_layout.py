@@ -85,6 +85,11 @@ def test_compare_button_is_reachable_anywhere_on_a_long_timeline(contexts: Conte
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height > 3 * 700, "a timeline several windows long"
     button = page.get_by_role("button", name="Compare the selected versions")
+    # An opaque bar: the timeline scrolling under it does not show through.
+    background = page.locator(".pgh-compare-submit").evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+    assert background not in ("transparent", "rgba(0, 0, 0, 0)")
     # At the top, in the middle and at the end of the timeline, without scrolling to it.
     for y in (0, height // 2, height):
         page.evaluate(f"window.scrollTo(0, {y})")
