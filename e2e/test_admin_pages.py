@@ -8,8 +8,16 @@ from urllib.parse import unquote
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.contexts import ADMIN, Contexts
-from e2e.pages import AUDIT_LOG, expected_ids, filter_field, login, select_values, wait_for_rows
-from example_project.shop.models import Product
+from e2e.pages import (
+    AUDIT_LOG,
+    expected_ids,
+    filter_field,
+    history_url,
+    login,
+    select_values,
+    wait_for_rows,
+)
+from example_project.shop.models import Category, Product
 from pghistory_core.models import Events
 
 
@@ -130,3 +138,27 @@ def test_json_diff_lists_every_key_on_both_sides(page: Page) -> None:
         'certifications: ["organic"] (added)'
     )
     expect(row.locator("td.pgh-new li[data-key='kind']")).to_have_class("pgh-json-same")
+
+
+def test_a_changed_primary_key_links_both_halves(page: Page) -> None:
+    category = Category.objects.create(name="Rooibos")
+    Category.objects.filter(pk=category.pk).update(name="Rooibos tea")
+    new_pk = Category.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+    Category.objects.filter(pk=category.pk).update(id=new_pk, name="Rooibos & honeybush")
+
+    page.goto(history_url(Category(pk=new_pk)))
+    first = page.locator("li.pgh-event").last
+    expect(first.locator(".pgh-key-change")).to_have_text(
+        f"Renamed from #{category.pk}: its history under the old key"
+    )
+    # The rename is a diff against the old key's last values, not "Initial values".
+    expect(first.locator("tr[data-field='id'] td.pgh-old")).to_have_text(str(category.pk))
+    expect(first.locator("tr[data-field='id'] td.pgh-new")).to_have_text(str(new_pk))
+    expect(first.locator("tr[data-field='name'] td.pgh-old")).to_have_text("Rooibos tea")
+
+    first.get_by_role("link", name="its history under the old key").click()
+    expect(page).to_have_url(re.compile(rf"{history_url(category)}$"))
+    expect(page.locator(".pgh-key-change")).to_contain_text(f"This object was renamed to #{new_pk}")
+    expect(page.get_by_role("link", name="Restore this version…")).to_have_count(0)
+    page.get_by_role("link", name="Its history under the new key").click()
+    expect(page).to_have_url(re.compile(rf"{history_url(Category(pk=new_pk))}$"))
