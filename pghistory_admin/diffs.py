@@ -28,6 +28,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from pghistory_admin import conf
+from pghistory_admin.labels import last_labels
 
 __all__ = ["MASK", "FieldChange", "FkLabels", "field_changes", "prefetch_fk_labels"]
 
@@ -147,8 +148,15 @@ def _fk_values(
         yield from ((field, value) for value in values if value is not None)
 
 
+class DeletedLabel(str):
+    """The label of a foreign key's target that no longer exists, from its recorded history."""
+
+    __slots__ = ()
+
+
 def _fetch_labels(target: _Target, keys: set[str], using: str | None) -> dict[str, str | None]:
-    """``str()`` of the target rows with these keys; ``None`` for keys no row has any more."""
+    """``str()`` of the target rows with these keys; for keys no row has any more, the
+    ``DeletedLabel`` of their last recorded values (a tracked target) or ``None``."""
     model, attname = target
     field = next(field for field in model._meta.concrete_fields if field.attname == attname)
     labels: dict[str, str | None] = dict.fromkeys(keys)
@@ -161,6 +169,11 @@ def _fetch_labels(target: _Target, keys: set[str], using: str | None) -> dict[st
     rows = model._base_manager.db_manager(using).filter(**{f"{attname}__in": values})
     for obj in rows:
         labels[str(getattr(obj, attname))] = str(obj)
+    gone = [value for value in values if labels.get(str(value)) is None]
+    if gone and field.primary_key:
+        # One more query, only for targets that are gone: their names as last recorded.
+        for pk, label in last_labels(model, gone, using=using).items():
+            labels[str(pk)] = DeletedLabel(label)
     return labels
 
 
@@ -314,6 +327,14 @@ def _empty() -> SafeString:
 
 def _fk(field: models.Field[Any, Any], value: Any, labels: FkLabels) -> SafeString:
     label = labels.get(_target(field), {}).get(_key(field, value))
+    if isinstance(label, DeletedLabel):
+        return format_html(
+            '<span class="pgh-fk pgh-deleted" title="{}">{} (#{}, {})</span>',
+            _("This object no longer exists."),
+            label,
+            value,
+            _("deleted"),
+        )
     if label is None:
         return format_html(
             '<span class="pgh-fk pgh-deleted" title="{}">#{} ({})</span>',

@@ -103,8 +103,21 @@ def test_foreign_key_to_deleted_target_is_marked(book, author):
     author.delete()  # the book now belongs to the other author and survives
     change = latest(book, "testapp.BookEvent")["author"]
     assert 'class="pgh-fk pgh-deleted"' in change.old
-    assert text(change.old) == f"#{gone} (deleted)"
+    # Author is tracked: the deleted author is named after its last recorded values.
+    assert text(change.old) == f"Ursula (#{gone}, deleted)"
     assert text(change.new) == f"Le Guin (#{other.pk})"
+
+
+def test_foreign_key_to_a_deleted_untracked_target_shows_its_id(book):
+    tag = Tag.objects.create(name="sf")
+    link = BookTag.objects.create(book=book, tag=tag)
+    tag_pk = tag.pk
+    BookTag.objects.filter(pk=link.pk).delete()
+    tag.delete()  # Tag is not tracked: nothing recorded its name
+    diff, data = events(link, "testapp.BookTagEvent")[0]
+    changes = {c.name: c for c in field_changes(BookTag, diff, data, initial=True)}
+    assert text(changes["tag"].new) == f"#{tag_pk} (deleted)"
+    assert text(changes["book"].new) == f"The Dispossessed (#{book.pk})"
 
 
 def test_choices_show_their_display_value(book):
