@@ -112,3 +112,17 @@ def test_compare_button_is_reachable_anywhere_on_a_long_timeline(contexts: Conte
     expect(page.locator(".pgh-compare-sides")).to_be_visible()
     assert f"a={older}" in page.url
     assert f"b={newer}" in page.url
+
+
+@pytest.mark.parametrize("width", [1024, 390])
+def test_event_and_request_pages_fit_the_window(
+    contexts: Contexts, width: int, long_url_event: int
+) -> None:
+    page = contexts.page(viewport={"width": width, "height": 800})
+    page.goto(f"{AUDIT_LOG}{long_url_event}/diff/")
+    expect(page.locator(".pgh-event-diff")).to_be_visible()
+    assert _page_width(page) <= width
+    event = Events.objects.filter(pgh_id=long_url_event).get()
+    page.goto(f"{AUDIT_LOG}?context_id={event.pgh_context_id}")
+    expect(page.locator(".pgh-context")).to_be_visible()
+    assert _page_width(page) <= width
