@@ -28,6 +28,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from pghistory_admin import conf
+from pghistory_admin.labels import last_labels
 
 __all__ = ["MASK", "FieldChange", "FkLabels", "field_changes", "prefetch_fk_labels"]
 
@@ -147,8 +148,15 @@ def _fk_values(
         yield from ((field, value) for value in values if value is not None)
 
 
+class DeletedLabel(str):
+    """The label of a foreign key's target that no longer exists, from its recorded history."""
+
+    __slots__ = ()
+
+
 def _fetch_labels(target: _Target, keys: set[str], using: str | None) -> dict[str, str | None]:
-    """``str()`` of the target rows with these keys; ``None`` for keys no row has any more."""
+    """``str()`` of the target rows with these keys; for keys no row has any more, the
+    ``DeletedLabel`` of their last recorded values (a tracked target) or ``None``."""
     model, attname = target
     field = next(field for field in model._meta.concrete_fields if field.attname == attname)
     labels: dict[str, str | None] = dict.fromkeys(keys)
@@ -161,6 +169,11 @@ def _fetch_labels(target: _Target, keys: set[str], using: str | None) -> dict[st
     rows = model._base_manager.db_manager(using).filter(**{f"{attname}__in": values})
     for obj in rows:
         labels[str(getattr(obj, attname))] = str(obj)
+    gone = [value for value in values if labels.get(str(value)) is None]
+    if gone and field.primary_key:
+        # One more query, only for targets that are gone: their names as last recorded.
+        for pk, label in last_labels(model, gone, using=using).items():
+            labels[str(pk)] = DeletedLabel(label)
     return labels
 
 
@@ -276,7 +289,7 @@ def _render_pair(
 ) -> tuple[SafeString, SafeString]:
     if kind == "longtext":
         return _word_diff(old, new)
-    if kind == "json" and (isinstance(old, dict) or isinstance(new, dict)):
+    if kind == "json":
         return _json_diff(old, new)
     return _render_one(kind, field, old, labels), _render_one(kind, field, new, labels)
 
@@ -314,6 +327,14 @@ def _empty() -> SafeString:
 
 def _fk(field: models.Field[Any, Any], value: Any, labels: FkLabels) -> SafeString:
     label = labels.get(_target(field), {}).get(_key(field, value))
+    if isinstance(label, DeletedLabel):
+        return format_html(
+            '<span class="pgh-fk pgh-deleted" title="{}">{} (#{}, {})</span>',
+            _("This object no longer exists."),
+            label,
+            value,
+            _("deleted"),
+        )
     if label is None:
         return format_html(
             '<span class="pgh-fk pgh-deleted" title="{}">#{} ({})</span>',
@@ -399,51 +420,80 @@ def _tokens(value: Any) -> list[str]:
 
 
 def _json_diff(old: Any, new: Any) -> tuple[SafeString, SafeString]:
-    """Key by key: removed and changed keys on the old side, added and changed on the new."""
-    before = old if isinstance(old, dict) else {}
-    after = new if isinstance(new, dict) else {}
-    old_items: list[SafeString] = []
-    new_items: list[SafeString] = []
-    for key in sorted(before.keys() | after.keys()):
-        if key in before and key in after and _compact(before[key]) == _compact(after[key]):
-            continue
-        status = "changed" if key in before and key in after else None
-        if key in before:
-            old_items.append(_json_item(key, before[key], status or "removed", "del"))
-        if key in after:
-            new_items.append(_json_item(key, after[key], status or "added", "ins"))
-    return _json_side(old, old_items), _json_side(new, new_items)
+    """Both sides alike, key by key: every key of each side, marked against the other side.
+
+    The old side marks removed and changed keys, the new side added and changed ones; unchanged
+    keys are listed plainly on both, so neither side reads as if keys had gone. Objects nested
+    in a changed key are compared the same way, key by key.
+    """
+    return _json_tree(old, old, new, "old"), _json_tree(new, new, old, "new")
 
 
-def _json_side(value: Any, items: list[SafeString]) -> SafeString:
-    if not isinstance(value, dict):
-        return _render_one("json", None, value, {})
-    if not items:
-        return format_html('<code class="pgh-json">{}</code>', _compact(value))
+def _json_mark(status: str) -> str:
+    """The word shown after a marked key, so the marking does not rely on colour alone."""
+    words = {"added": _("added"), "removed": _("removed"), "changed": _("changed")}
+    return words[status]
+
+
+def _json_tree(value: Any, this: Any, other: Any, side: str | None) -> SafeString:
+    """``value`` as a key-by-key list; with ``side``, its keys marked against ``other``."""
+    if value is None and side is not None:
+        return _empty()
+    if not isinstance(value, dict) or not value:
+        code = format_html('<code class="pgh-json">{}</code>', _compact(value))
+        if side is not None and _compact(this) != _compact(other):
+            return format_html("<{}>{}</{}>", _side_tag(side), code, _side_tag(side))
+        return code
+    items = [_json_entry(key, value[key], other, side) for key in sorted(value)]
     return format_html('<ul class="pgh-json">{}</ul>', _join(items))
 
 
-def _json_item(key: str, value: Any, status: str, tag: str) -> SafeString:
+def _side_tag(side: str) -> str:
+    return "del" if side == "old" else "ins"
+
+
+def _json_entry(key: str, value: Any, other: Any, side: str | None) -> SafeString:
+    """One key of an object: plain, or marked added/removed/changed against ``other``."""
+    if side is None:
+        return format_html(
+            '<li data-key="{}"><span class="pgh-json-key">{}</span>: {}</li>',
+            key,
+            key,
+            _json_tree(value, value, None, None),
+        )
+    others = other if isinstance(other, dict) else {}
+    if key not in others:
+        status = "added" if side == "new" else "removed"
+    elif _compact(others[key]) == _compact(value):
+        status = "same"
+    else:
+        status = "changed"
+    if status == "same":
+        shown = _json_tree(value, value, None, None)
+    elif status == "changed" and isinstance(value, dict) and isinstance(others[key], dict):
+        # Both sides hold an object: compare them key by key too.
+        shown = _json_tree(value, value, others[key], side)
+    else:
+        tag = _side_tag(side)
+        shown = format_html("<{}>{}</{}>", tag, _json_tree(value, value, None, None), tag)
+    mark = (
+        format_html(' <span class="pgh-json-mark">({})</span>', _json_mark(status))
+        if status != "same"
+        else SafeString("")
+    )
     return format_html(
-        '<li class="pgh-json-{}"><{}><span class="pgh-json-key">{}</span>: {}</{}></li>',
+        '<li class="pgh-json-{}" data-key="{}"><span class="pgh-json-key">{}</span>: {}{}</li>',
         status,
-        tag,
         key,
-        _compact(value),
-        tag,
+        key,
+        shown,
+        mark,
     )
 
 
 def _json_items(value: Any) -> SafeString:
-    """A JSON value alone: an object key by key, anything else as compact JSON."""
-    if not isinstance(value, dict) or not value:
-        return format_html('<code class="pgh-json">{}</code>', _compact(value))
-    items = format_html_join(
-        "",
-        '<li><span class="pgh-json-key">{}</span>: {}</li>',
-        ((key, _compact(value[key])) for key in sorted(value)),
-    )
-    return format_html('<ul class="pgh-json">{}</ul>', items)
+    """A JSON value alone: objects key by key (nested ones too), anything else as compact JSON."""
+    return _json_tree(value, value, None, None)
 
 
 def _compact(value: Any) -> str:

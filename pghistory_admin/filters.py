@@ -27,7 +27,13 @@ from pghistory_admin.rows import action_label
 if TYPE_CHECKING:
     from pghistory_core.models import Event
 
-__all__ = ["ContextPairsField", "EventFilterForm", "EventFilterSet", "parse_object_id"]
+__all__ = [
+    "ContextPairsField",
+    "EventFilterForm",
+    "EventFilterSet",
+    "UserField",
+    "parse_object_id",
+]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 MAX_PAIRS = 10
@@ -108,6 +114,55 @@ class ContextPairsFilter(django_filters.Filter):
     field_class = ContextPairsField
 
 
+class UserField(forms.CharField):
+    """A username or a user id: cleans to the primary keys of the users it names.
+
+    A name that matches no user is a form error, not an empty result: "No events" would read
+    as "this user changed nothing".
+    """
+
+    default_error_messages = {
+        "unknown": _("No user “%(value)s” exists (give a username or a user id)."),
+        "unknown_similar": _("No user “%(value)s” exists. Did you mean “%(similar)s”?"),
+    }
+
+    def clean(self, value: Any) -> list[Any]:
+        text = super().clean(value)
+        if not text:
+            return []
+        user_model = get_user_model()
+        manager = user_model._default_manager.db_manager(conf.read_database())
+        condition = models.Q(**{user_model.USERNAME_FIELD: text})
+        pk_field = user_model._meta.pk
+        try:
+            pk = pk_field.to_python(text)
+            pk_field.run_validators(pk)
+        except ValidationError:
+            pass
+        else:
+            condition |= models.Q(pk=pk)
+        pks = list(manager.filter(condition).values_list("pk", flat=True)[:50])
+        if pks:
+            return pks
+        # Only on a miss: a case-insensitive lookup cannot use the username's unique index.
+        lookup = f"{user_model.USERNAME_FIELD}__iexact"
+        similar = manager.filter(**{lookup: text}).values_list(user_model.USERNAME_FIELD, flat=True)
+        first = similar.first()
+        if first is not None:
+            raise ValidationError(
+                self.error_messages["unknown_similar"],
+                code="unknown",
+                params={"value": text, "similar": first},
+            )
+        raise ValidationError(
+            self.error_messages["unknown"], code="unknown", params={"value": text}
+        )
+
+
+class UserFilter(django_filters.Filter):
+    field_class = UserField
+
+
 class EventFilterForm(forms.Form):
     """Checks what one field cannot: the object id against the chosen model, the date order."""
 
@@ -137,6 +192,23 @@ def _tracked_models(event_models: list[type[Event]]) -> dict[str, type[models.Mo
     return {m.pgh_tracked_model._meta.label_lower: m.pgh_tracked_model for m in event_models}
 
 
+def _model_field_choices(
+    model: type[models.Model], event_models: list[type[Event]]
+) -> list[tuple[str, str]]:
+    """``(attname, verbose name)`` of the fields of ``model`` that its event models record."""
+    names = {
+        name
+        for event_model in event_models
+        if event_model.pgh_tracked_model is model
+        for name in event_model.pgh_tracked_fields
+    }
+    return [
+        (field.attname, str(capfirst(field.verbose_name)))
+        for field in model._meta.concrete_fields
+        if field.name in names
+    ]
+
+
 def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
@@ -154,7 +226,7 @@ class EventFilterSet(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(
         label=_("Action"), field_name="pgh_label", empty_label=_("All")
     )
-    user = django_filters.CharFilter(
+    user = UserFilter(
         label=_("User"),
         method="filter_user",
         max_length=150,
@@ -193,15 +265,28 @@ class EventFilterSet(django_filters.FilterSet):
         ]
         labels = sorted({t.label for m in self.event_models for t in m.pgh_trackers if t.label})
         self.filters["action"].extra["choices"] = [(label, action_label(label)) for label in labels]
-        attnames = sorted(
-            {
-                field.attname
-                for m in self.event_models
-                for field in m.pgh_tracked_model._meta.concrete_fields
-                if field.name in m.pgh_tracked_fields
-            }
-        )
-        self.filters["field"].extra["choices"] = [(name, name) for name in attnames]
+        self.filters["field"].extra["choices"] = self._field_choices(tracked)
+        self.filters["field"].extra["error_messages"] = {
+            "invalid_choice": _(
+                "“%(value)s” is not a tracked field of the chosen model: pick one from the list."
+            )
+        }
+
+    def _field_choices(self, tracked: dict[str, type[models.Model]]) -> list[Any]:
+        """Tracked fields by verbose name: the chosen model's, or every model's in groups.
+
+        Values are attribute names (``category_id``), the keys of ``pgh_diff``.
+        """
+        chosen = tracked.get(str((self.data or {}).get("model") or ""))
+        if chosen is not None:
+            return _model_field_choices(chosen, self.event_models)
+        return [
+            (
+                str(capfirst(model._meta.verbose_name)),
+                _model_field_choices(model, self.event_models),
+            )
+            for model in tracked.values()
+        ]
 
     @property
     def form(self) -> forms.Form:
@@ -215,20 +300,8 @@ class EventFilterSet(django_filters.FilterSet):
     def filter_model(self, queryset: Any, name: str, value: str) -> Any:
         return queryset.across(*self._subset(value))
 
-    def filter_user(self, queryset: Any, name: str, value: str) -> Any:
-        user_model = get_user_model()
-        condition = models.Q(**{user_model.USERNAME_FIELD: value})
-        pk_field = user_model._meta.pk
-        try:
-            pk = pk_field.to_python(value)
-            pk_field.run_validators(pk)
-        except ValidationError:
-            pass
-        else:
-            condition |= models.Q(pk=pk)
-        pks = list(user_model._default_manager.filter(condition).values_list("pk", flat=True))
-        if not pks:
-            return queryset.none()
+    def filter_user(self, queryset: Any, name: str, pks: list[Any]) -> Any:
+        # UserField found the users (a name matching none is a form error).
         # The middleware records the primary key as JSON (a number, or a string for UUIDs);
         # the containment test runs in each event table on the Context table's GIN index.
         return queryset.context_matches(*({"user": _json_value(pk)} for pk in pks))

@@ -19,7 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pghistory_admin.diffs import FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.keys import previous_data, renamed_from, renamed_to
+from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks
+from pghistory_admin.snapshots import diff_data
 from pghistory_core.models import BaseEvents
 
 __all__ = ["ACTIONS", "EventRow", "RowBuilder", "action_label", "source_of"]
@@ -70,6 +73,12 @@ class EventRow:
     changed_fields: list[str] = field(default_factory=list)
     changes: list[FieldChange] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The object's primary key before this event changed it (and its timeline there).
+    renamed_from: str | None = None
+    renamed_from_url: str | None = None
+    #: The key the (gone) object was changed to later (and its timeline there).
+    renamed_to: str | None = None
+    renamed_to_url: str | None = None
 
     @property
     def pgh_id(self) -> int:
@@ -118,7 +127,8 @@ class RowBuilder:
     ) -> list[EventRow]:
         """Rows for ``events``: ``objects`` fetches object labels, ``diffs`` renders the diffs."""
         rows = [self._row(event) for event in events]
-        self._add_users(rows)
+        self.link_key_changes(rows)
+        self.add_users(rows)
         if objects:
             self._add_objects(rows)
         if diffs:
@@ -139,15 +149,47 @@ class RowBuilder:
         if event.pgh_context_id:
             row.context_url = self.links.audit_log(context_id=event.pgh_context_id)
         row.diff_url = self.links.audit_log("diff", event.pgh_id)
-        if tracked is not None and event.pgh_diff:
-            fields = {f.attname: f for f in tracked._meta.concrete_fields}
-            row.changed_fields = [
-                str(capfirst(fields[key].verbose_name)) if key in fields else key
-                for key in event.pgh_diff
-            ]
+        self._set_changed_fields(row)
         return row
 
-    def _add_users(self, rows: Iterable[EventRow]) -> None:
+    def _set_changed_fields(self, row: EventRow) -> None:
+        tracked, diff = row.tracked_model, row.event.pgh_diff
+        if tracked is not None and diff:
+            fields = {f.attname: f for f in tracked._meta.concrete_fields}
+            row.changed_fields = [
+                str(capfirst(fields[key].verbose_name)) if key in fields else key for key in diff
+            ]
+
+    def link_key_changes(self, rows: Sequence[EventRow]) -> None:
+        """Events that changed their object's primary key: diffed against the old key's last.
+
+        Only the first event under a key that an UPDATE recorded can be one (one query when a
+        page has such events, plus one per event found).
+        """
+        candidates = {
+            row.pgh_id: row
+            for row in rows
+            if row.initial and row.tracked_model is not None and row.event.pgh_label != "insert"
+        }
+        changes = renamed_from(
+            ((row.event.pgh_model, pgh_id) for pgh_id, row in candidates.items()), self.using
+        )
+        for pgh_id, change in changes.items():
+            row = candidates[pgh_id]
+            model = row.tracked_model
+            if model is None:
+                continue
+            row.renamed_from = change.old_obj_id
+            old_pk = _to_pk(model, change.old_obj_id)
+            row.renamed_from_url = self.links.history(model, old_pk) if old_pk is not None else None
+            previous = previous_data(row.event.pgh_model, change, self.using)
+            if previous is not None:
+                # The diff against the old key's last values: what the update changed, the key too.
+                row.event.pgh_diff = diff_data(previous, row.event.pgh_data or {})
+                self._set_changed_fields(row)
+
+    def add_users(self, rows: Iterable[EventRow]) -> None:
+        """Name each row's user (username, or "deleted user #id"), one query for all."""
         user_model = get_user_model()
         ids: dict[EventRow, Any] = {}
         for row in rows:
@@ -181,10 +223,21 @@ class RowBuilder:
         for model, pks in wanted.items():
             manager = model._base_manager.db_manager(self.using)
             found = manager.in_bulk(set(pks.values()))
+            gone = {pk for pk in pks.values() if pk not in found}
+            # A deleted object is named after its last recorded values (one query per model),
+            # and an object whose key changed links to its history under the new key.
+            last = last_labels(model, gone, using=self.using) if gone else {}
+            moved = renamed_to(model, gone, using=self.using) if gone else {}
             for row, pk in pks.items():
                 obj = found.get(pk)
                 row.object_exists = obj is not None
-                row.object_label = str(obj) if obj is not None else f"#{pk}"
+                row.object_label = str(obj) if obj is not None else last.get(pk, f"#{pk}")
+                if pk in moved:
+                    row.renamed_to = moved[pk]
+                    new_pk = _to_pk(model, moved[pk])
+                    row.renamed_to_url = (
+                        self.links.history(model, new_pk) if new_pk is not None else None
+                    )
                 row.object_url = self.links.history(model, pk) or self.links.audit_log(
                     model=model._meta.label_lower, object=row.event.pgh_obj_id
                 )

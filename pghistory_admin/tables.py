@@ -58,7 +58,10 @@ class EventTable(tables.Table):
         )
 
     def render_object(self, value: str, record: EventRow) -> SafeString:
-        if record.object_exists is False:
+        if record.renamed_to is not None:
+            note = _("renamed to #%(id)s") % {"id": record.renamed_to}
+            value = format_html('{} <span class="pgh-deleted pgh-renamed">({})</span>', value, note)
+        elif record.object_exists is False:
             value = format_html('{} <span class="pgh-deleted">({})</span>', value, _("deleted"))
         if record.object_url:
             return format_html('<a href="{}">{}</a>', record.object_url, value)
@@ -75,14 +78,20 @@ class EventTable(tables.Table):
         return format_html("{}", value)
 
     def render_source(self, value: str, record: EventRow) -> SafeString:
+        # A long URL is cut to the column's width by CSS; the title shows all of it on hover.
         if record.context_url:
+            title = _("%(source)s — every change made in this request or command") % {
+                "source": value
+            }
             return format_html(
-                '<a href="{}" title="{}"><code>{}</code></a>',
+                '<a href="{}" title="{}"><code class="pgh-source-value">{}</code></a>',
                 record.context_url,
-                _("Every change made in this request or command"),
+                title if value else _("Every change made in this request or command"),
                 value or _("context"),
             )
-        return format_html("<code>{}</code>", value) if value else format_html("")
+        if not value:
+            return format_html("")
+        return format_html('<code class="pgh-source-value" title="{}">{}</code>', value, value)
 
     def render_changes(self, value: list[str], record: EventRow) -> SafeString:
         return SafeString(render_to_string("pghistory_admin/_row_changes.html", {"row": record}))

@@ -14,12 +14,17 @@ from typing import Any
 from django.contrib.admin import ModelAdmin
 from django.urls import URLPattern, path
 
+from pghistory_admin import sessions
+
 __all__ = ["audit_log_urls", "object_history_urls"]
 
 
 def _wrap(model_admin: ModelAdmin[Any], view: Callable[..., Any]) -> Callable[..., Any]:
-    """Staff only, like every admin view (``admin_view`` also applies ``csrf_protect``)."""
-    wrapper = model_admin.admin_site.admin_view(view)
+    """Staff only, like every admin view (``admin_view`` also applies ``csrf_protect``).
+
+    An htmx request whose session has ended gets ``HX-Redirect`` to the login page.
+    """
+    wrapper = sessions.admin_view(model_admin.admin_site, view)
     wrapper.model_admin = model_admin  # type: ignore[attr-defined]
     return update_wrapper(wrapper, view)
 
@@ -30,9 +35,11 @@ def _name(model_admin: ModelAdmin[Any], suffix: str) -> str:
 
 
 def object_history_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
-    """Compare, export and revert pages of one model's objects (the timeline is ``history``).
+    """The timeline, compare, export and revert pages of one model's objects.
 
-    Names: ``<app>_<model>_history_compare``, ``…_history_export``, ``…_history_revert``.
+    Names: ``<app>_<model>_history`` (the admin's own History URL, served by ``history_view``
+    behind the htmx-aware login check), ``…_history_compare``, ``…_history_export``,
+    ``…_history_revert``.
     """
     views = {
         "compare": ("<path:object_id>/history/compare/", model_admin.history_compare_view_class),  # type: ignore[attr-defined]
@@ -42,7 +49,12 @@ def object_history_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
             model_admin.history_revert_view_class,  # type: ignore[attr-defined]
         ),
     }
-    return [
+    timeline = path(
+        "<path:object_id>/history/",
+        _wrap(model_admin, model_admin.history_view),
+        name=_name(model_admin, "history"),
+    )
+    return [timeline] + [
         path(
             route,
             _wrap(

@@ -20,6 +20,8 @@ EVENT_ID_SEQUENCE = "pghistory_core_event_id_seq"
 #: Transaction-local settings the triggers read (not django-pghistory's, so both can run side by side).
 CONTEXT_ID_SETTING = "pghistory_core.context_id"
 CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
+#: Where event triggers link an event under a changed primary key to the old key (``KeyChange``).
+KEY_CHANGE_TABLE = "pghistory_core_keychange"
 
 
 #: Key, query-parameter and option names (``fnmatch`` patterns) whose values are stored masked.

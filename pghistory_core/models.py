@@ -65,6 +65,29 @@ class Context(models.Model):
         sql.install_functions(using)
 
 
+class KeyChange(models.Model):
+    """An UPDATE that changed a tracked row's primary key, written by the event trigger.
+
+    Events follow their row by primary key (``pgh_obj``), so such an update starts a second
+    history under the new key; this row links the two: the event recorded for the new key
+    (``pgh_id`` of ``event_model``), the old key and the new one.
+    """
+
+    event_model = models.CharField(max_length=255, help_text="Label of the event model.")
+    pgh_id = models.BigIntegerField(help_text="The event recorded under the new key.")
+    old_obj_id = models.TextField()
+    new_obj_id = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["event_model", "pgh_id"], name="pghistory_core_key_event"),
+            models.Index(fields=["event_model", "old_obj_id"], name="pghistory_core_key_old"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_model}: {self.old_obj_id} → {self.new_obj_id}"
+
+
 class Event(models.Model):
     """Abstract base of every event model; generated models add the tracked fields."""
 

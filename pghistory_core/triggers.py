@@ -21,7 +21,7 @@ from pgtrigger import compiler
 
 from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
-from pghistory_core.config import CONTEXT_ID_SETTING
+from pghistory_core.config import CONTEXT_ID_SETTING, KEY_CHANGE_TABLE
 from pghistory_core.meta import column, concrete, field, pk
 from pghistory_core.trigger_sql import EventTriggerSql, HashJoinEventTriggerSql
 
@@ -217,8 +217,38 @@ class EventTrigger(pgtrigger.Trigger):
             return self._row_func(prelude)
         return self._statement_func(prelude)
 
+    def _records_key_changes(self) -> bool:
+        """Whether this trigger links an event under a changed primary key to the old key.
+
+        Row-level UPDATE triggers that store the NEW row, whose event belongs to the new key.
+        """
+        return (
+            self.op == "UPDATE"
+            and self.level == pgtrigger.Row
+            and self.row == "NEW"
+            and self.event_model.pgh_has_obj
+        )
+
+    def _key_change_sql(self, insert: str) -> str:
+        """``insert`` returning the event's id, then a ``KeyChange`` row if the key changed."""
+        pk_sql = quote(_pk_column(self.event_model))
+        record = (
+            f"INSERT INTO {quote(KEY_CHANGE_TABLE)} "
+            '("event_model", "pgh_id", "old_obj_id", "new_obj_id")\n'
+            f"VALUES ({literal(self.event_model._meta.label)}, _pgh_event_id, "
+            f"OLD.{pk_sql}::text, NEW.{pk_sql}::text);"
+        )
+        returning = f"{insert[:-1]}\nRETURNING {quote('pgh_id')} INTO _pgh_event_id;"
+        if self.pk_change_only:
+            return f"{returning}\n{record}"
+        return (
+            f"{returning}\nIF OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql} THEN\n  {record}\nEND IF;"
+        )
+
     def _row_func(self, prelude: str) -> str:
         insert = insert_sql(self.event_model, self.row, "", [])
+        if self._records_key_changes():
+            insert = self._key_change_sql(insert)
         if self.pk_change_only and self.condition_sql:
             prelude = (
                 f"IF ({self.condition_sql}) IS NOT TRUE THEN\n  RETURN NULL;\nEND IF;\n{prelude}"
@@ -270,6 +300,8 @@ class EventTrigger(pgtrigger.Trigger):
 
     def get_declare(self, model: Any) -> list[tuple[str, str]]:
         declare = list(super().get_declare(model))
+        if self._records_key_changes():
+            declare.append(("_pgh_event_id", "BIGINT"))
         if self.op == "UPDATE" and self.level == pgtrigger.Statement:
             declare.append(("_pgh_skip", "TEXT"))
         return declare

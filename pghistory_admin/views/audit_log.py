@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
@@ -113,7 +112,28 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
             key: MASK if conf.is_secret_context_key(str(key)) else value
             for key, value in (metadata or {}).items()
         }
-        return {"id": context_id, "context": context, "metadata": shown}
+        return {
+            "id": context_id,
+            "context": context,
+            "metadata": shown,
+            "entries": [self.get_context_entry(key, value) for key, value in shown.items()],
+        }
+
+    def get_context_entry(self, key: str, value: Any) -> dict[str, Any]:
+        """One metadata key of the panel: its value as text, and a link for the user."""
+        if key != "user" or value == MASK:
+            return {"key": key, "value": value, "url": None}
+        if value is None:
+            return {"key": key, "value": _("anonymous (not logged in)"), "url": None}
+        # The row builder names users as the table does: username, or "deleted user #id".
+        row = EventRow(
+            event=Events(pgh_context_metadata={"user": value}),
+            tracked_model=None,
+            action="",
+            source="",
+        )
+        RowBuilder(self.get_links(), using=conf.read_database()).add_users([row])
+        return {"key": key, "value": row.user_label or value, "url": row.user_url}
 
     def get_export_url(self) -> str | None:
         url = self.get_links().audit_log("export")
@@ -132,6 +152,9 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
             context_panel=self.get_context_panel(),
             export_url=self.get_export_url(),
             results_url=self.request.path,
+            # A swap of the results also refreshes the "changed field" choices (they follow the
+            # model filter): the partial carries that field out of band.
+            oob_filters=self.is_partial(),
         )
         return context
 
@@ -200,12 +223,18 @@ class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):
         return self.finalize(self.render_to_response(self.get_context_data(row=self.row)))
 
     def get_title(self) -> str:
+        """ "Product “Sencha (T-1)” was updated", or "…: snapshot" for other labels."""
         row = self.row
-        return _("%(action)s of %(model)s %(object)s") % {
-            "action": capfirst(row.action),
-            "model": row.model_label,
-            "object": row.object_label,
+        names = {"model": row.model_label, "object": row.object_label or f"#{row.event.pgh_obj_id}"}
+        sentences = {
+            "insert": _("%(model)s “%(object)s” was created"),
+            "update": _("%(model)s “%(object)s” was updated"),
+            "delete": _("%(model)s “%(object)s” was deleted"),
         }
+        sentence = sentences.get(row.event.pgh_label)
+        if sentence is not None:
+            return sentence % names
+        return _("%(model)s “%(object)s”: %(action)s") % {**names, "action": row.action}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -16,6 +16,8 @@ from django.views.generic import TemplateView, View
 
 from pghistory_admin import conf, export, timeouts
 from pghistory_admin.filters import parse_object_id
+from pghistory_admin.keys import renamed_to
+from pghistory_admin.labels import last_labels
 from pghistory_admin.pagination import KeysetPage
 from pghistory_admin.permissions import event_models_of
 from pghistory_admin.rows import EventRow, RowBuilder
@@ -75,13 +77,43 @@ class ObjectMixin(AdminPageMixin):
         events = Events.objects.using(conf.read_database())
         return events.across(*self.get_event_models()).tracks(self.model(pk=self.pk))
 
+    def renamed_to(self) -> str | None:
+        """The key the object was changed to, when its row is gone because its key changed."""
+        if self.object is not None:
+            return None
+        if not hasattr(self, "_renamed_to"):
+            moved = renamed_to(self.model, [self.pk], using=conf.read_database())
+            self._renamed_to = moved.get(self.pk)
+        return self._renamed_to
+
     def object_label(self) -> str:
+        """``str()`` of the object; of its last recorded values when it was deleted."""
         if self.object is not None:
             return str(self.object)
+        if not hasattr(self, "_last_label"):
+            self._last_label = last_labels(self.model, [self.pk], using=conf.read_database())
+        new_key = self.renamed_to()
+        if new_key is not None:
+            return _("%(object)s (renamed to #%(id)s)") % {
+                "object": self._last_label.get(self.pk, f"#{self.pk}"),
+                "id": new_key,
+            }
+        if self.pk in self._last_label:
+            return _("%(object)s (deleted)") % {"object": self._last_label[self.pk]}
         return _("%(model)s #%(id)s (deleted)") % {
             "model": capfirst(self.model._meta.verbose_name),
             "id": self.pk,
         }
+
+    def _renamed_to_url(self) -> str | None:
+        new_key = self.renamed_to()
+        if new_key is None:
+            return None
+        try:
+            new_pk = self.model._meta.pk.to_python(new_key)
+        except ValidationError:
+            return None
+        return self.get_links().history(self.model, new_pk)
 
     def get_object_context(self) -> dict[str, Any]:
         links = self.get_links()
@@ -95,6 +127,8 @@ class ObjectMixin(AdminPageMixin):
             "object_exists": self.object is not None,
             "change_url": links.change(self.model, self.pk) if self.object is not None else None,
             "history_url": links.history(self.model, self.pk),
+            "renamed_to": self.renamed_to(),
+            "renamed_to_url": self._renamed_to_url(),
             "changelist_url": links.reverse(
                 f"{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
             )
@@ -121,8 +155,12 @@ class ObjectHistoryView(ObjectMixin, PageMixin, TemplateView):
             page.rows, objects=False, diffs=True
         )
         model_admin = self.get_model_admin()
-        can_revert = model_admin.has_change_permission(self.request, self.object) and (
-            self.object is not None or model_admin.has_add_permission(self.request)
+        # Restoring the old key of an object whose key changed would make a second object:
+        # its versions are reverted from the timeline under the new key.
+        can_revert = (
+            model_admin.has_change_permission(self.request, self.object)
+            and (self.object is not None or model_admin.has_add_permission(self.request))
+            and self.renamed_to() is None
         )
         if can_revert:
             links = self.get_links()

@@ -103,8 +103,21 @@ def test_foreign_key_to_deleted_target_is_marked(book, author):
     author.delete()  # the book now belongs to the other author and survives
     change = latest(book, "testapp.BookEvent")["author"]
     assert 'class="pgh-fk pgh-deleted"' in change.old
-    assert text(change.old) == f"#{gone} (deleted)"
+    # Author is tracked: the deleted author is named after its last recorded values.
+    assert text(change.old) == f"Ursula (#{gone}, deleted)"
     assert text(change.new) == f"Le Guin (#{other.pk})"
+
+
+def test_foreign_key_to_a_deleted_untracked_target_shows_its_id(book):
+    tag = Tag.objects.create(name="sf")
+    link = BookTag.objects.create(book=book, tag=tag)
+    tag_pk = tag.pk
+    BookTag.objects.filter(pk=link.pk).delete()
+    tag.delete()  # Tag is not tracked: nothing recorded its name
+    diff, data = events(link, "testapp.BookTagEvent")[0]
+    changes = {c.name: c for c in field_changes(BookTag, diff, data, initial=True)}
+    assert text(changes["tag"].new) == f"#{tag_pk} (deleted)"
+    assert text(changes["book"].new) == f"The Dispossessed (#{book.pk})"
 
 
 def test_choices_show_their_display_value(book):
@@ -168,41 +181,119 @@ def test_multiline_text_counts_as_long_and_short_text_does_not():
     assert (change.kind, change.old, change.new) == ("text", "&lt;b&gt;tiny&lt;/b&gt;", "small")
 
 
-def test_json_fields_render_key_by_key(book):
-    book.data = {"kept": 1, "changed": [1, 2], "removed": "x", "nested": {"a": 1}}
+def json_items(html):
+    """``(key, status, text)`` of the top-level keys of a rendered JSON object."""
+    items = []
+    depth = 0
+    for match in re.finditer(r'<li(?: class="pgh-json-(\w+)")? data-key="([^"]*)">|</li>', html):
+        if match.group(0) == "</li>":
+            depth -= 1
+            continue
+        if depth == 0:
+            start = match.end()
+            end = _closing_li(html, start)
+            items.append((match.group(2), match.group(1) or "", text(html[start:end])))
+        depth += 1
+    return items
+
+
+def _closing_li(html, start):
+    depth = 1
+    for match in re.finditer(r"<li[ >]|</li>", html[start:]):
+        depth += 1 if match.group(0) != "</li>" else -1
+        if depth == 0:
+            return start + match.start()
+    raise AssertionError("unbalanced <li>")
+
+
+def test_json_fields_render_alike_on_both_sides_key_by_key(book):
+    book.data = {"kept": 1, "changed": [1, 2], "removed": "x", "nested": {"a": 1, "b": 2}}
     book.save()
-    book.data = {"kept": 1, "changed": [1, 3], "added": True, "nested": {"a": 2}}
+    book.data = {"kept": 1, "changed": [1, 3], "added": True, "nested": {"a": 2, "b": 2}}
     book.save()
     change = latest(book, "testapp.BookEvent")["data"]
     assert change.kind == "json"
-    old_items = re.findall(r'<li class="pgh-json-(\w+)">(.*?)</li>', change.old)
-    new_items = re.findall(r'<li class="pgh-json-(\w+)">(.*?)</li>', change.new)
-    assert [(status, text(item)) for status, item in old_items] == [
-        ("changed", "changed: [1,2]"),
-        ("changed", "nested: {&quot;a&quot;:1}"),
-        ("removed", "removed: &quot;x&quot;"),
+    # Every key of each side, in the same form; marked against the other side.
+    assert json_items(change.old) == [
+        ("changed", "changed", "changed: [1,2] (changed)"),
+        ("kept", "same", "kept: 1"),
+        ("nested", "changed", "nested: a: 1 (changed)b: 2 (changed)"),
+        ("removed", "removed", "removed: &quot;x&quot; (removed)"),
     ]
-    assert [(status, text(item)) for status, item in new_items] == [
-        ("added", "added: true"),
-        ("changed", "changed: [1,3]"),
-        ("changed", "nested: {&quot;a&quot;:2}"),
+    assert json_items(change.new) == [
+        ("added", "added", "added: true (added)"),
+        ("changed", "changed", "changed: [1,3] (changed)"),
+        ("kept", "same", "kept: 1"),
+        ("nested", "changed", "nested: a: 2 (changed)b: 2 (changed)"),
     ]
-    assert "kept" not in change.old + change.new
-    assert "<del>" in change.old and "<ins>" in change.new
+    # The nested object is compared key by key too: only "a" changed inside it.
+    nested_old = change.old[change.old.index('data-key="nested"') :]
+    assert '<li class="pgh-json-changed" data-key="a">' in nested_old
+    assert '<li class="pgh-json-same" data-key="b">' in nested_old
+    assert '<del><code class="pgh-json">[1,2]</code></del>' in change.old
+    assert '<ins><code class="pgh-json">[1,3]</code></ins>' in change.new
+    assert "<ins>" not in change.old
+    assert "<del>" not in change.new
+
+
+def test_json_added_keys_do_not_make_the_old_side_raw(book):
+    """The trial's case: a key added to a tea's attributes; the old keys stay listed on both."""
+    book.data = {"kind": "sencha", "weight_g": 250}
+    book.save()
+    book.data = {"kind": "sencha", "weight_g": 250, "certifications": ["organic", "JAS"]}
+    book.save()
+    change = latest(book, "testapp.BookEvent")["data"]
+    assert json_items(change.old) == [
+        ("kind", "same", "kind: &quot;sencha&quot;"),
+        ("weight_g", "same", "weight_g: 250"),
+    ]
+    assert json_items(change.new) == [
+        (
+            "certifications",
+            "added",
+            "certifications: [&quot;organic&quot;,&quot;JAS&quot;] (added)",
+        ),
+        ("kind", "same", "kind: &quot;sencha&quot;"),
+        ("weight_g", "same", "weight_g: 250"),
+    ]
 
 
 def test_json_from_empty_object_and_initial_json(book):
     book.data = {"a": 1}
     book.save()
     change = latest(book, "testapp.BookEvent")["data"]
-    assert change.old == '<code class="pgh-json">{}</code>'
-    assert text(change.new) == "a: 1"
+    assert change.old == '<del><code class="pgh-json">{}</code></del>'
+    assert json_items(change.new) == [("a", "added", "a: 1 (added)")]
+    book.data = {"a": {"b": [1], "c": {"d": None}}}
+    book.save()
     _, data = events(book, "testapp.BookEvent")[0]
     initial = {c.name: c for c in field_changes(Book, None, data, initial=True)}
-    assert (
-        initial["data"].new
-        == '<ul class="pgh-json"><li><span class="pgh-json-key">a</span>: 1</li></ul>'
+    # Initial values: every key, nested objects as nested lists, nothing marked.
+    assert initial["data"].new == (
+        '<ul class="pgh-json"><li data-key="a"><span class="pgh-json-key">a</span>: '
+        '<ul class="pgh-json"><li data-key="b"><span class="pgh-json-key">b</span>: '
+        '<code class="pgh-json">[1]</code></li>'
+        '<li data-key="c"><span class="pgh-json-key">c</span>: '
+        '<ul class="pgh-json"><li data-key="d"><span class="pgh-json-key">d</span>: '
+        '<code class="pgh-json">null</code></li></ul></li></ul></li></ul>'
     )
+
+
+def test_json_scalars_and_lists_are_marked_whole(book):
+    book.data = [1, 2]
+    book.save()
+    book.data = "plain"
+    book.save()
+    change = latest(book, "testapp.BookEvent")["data"]
+    assert change.old == '<del><code class="pgh-json">[1,2]</code></del>'
+    assert change.new == '<ins><code class="pgh-json">&quot;plain&quot;</code></ins>'
+    book.data = "plain"
+    book.save()
+    book.data = {"k": "v"}
+    book.save()
+    change = latest(book, "testapp.BookEvent")["data"]
+    assert change.old == '<del><code class="pgh-json">&quot;plain&quot;</code></del>'
+    assert json_items(change.new) == [("k", "added", "k: &quot;v&quot; (added)")]
 
 
 def test_values_are_escaped(book):

@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -79,9 +80,64 @@ def test_user_filter_by_username_or_id(history, superuser):
     assert filtered({"user": str(superuser.pk)}) == by_name
 
 
-def test_unknown_user_gives_nothing(history):
-    assert filtered({"user": "nobody"}) == []
-    assert filtered({"user": "' OR 1=1 --"}) == []
+def test_unknown_user_is_a_form_error(history):
+    assert errors({"user": "nobody"})["user"] == [
+        "No user “nobody” exists (give a username or a user id)."
+    ]
+    assert "user" in errors({"user": "' OR 1=1 --"})
+    assert "user" in errors({"user": "999999"})
+
+
+def test_unknown_user_with_another_case_suggests_the_username(history):
+    # Usernames are case-sensitive: "Root" is not "root", but the error points to it.
+    assert errors({"user": "Root"})["user"] == ["No user “Root” exists. Did you mean “root”?"]
+
+
+def test_a_user_who_changed_nothing_is_no_error(history, make_staff):
+    make_staff("idle")
+    assert filtered({"user": "idle"}) == []
+
+
+def field_choices(data, models=None):
+    models = event_models() if models is None else models
+    filterset = EventFilterSet(data, queryset=Events.objects.across(*models), event_models=models)
+    return list(filterset.form.fields["field"].choices)
+
+
+def test_changed_field_choices_are_the_chosen_models_verbose_names():
+    assert field_choices({"model": "testapp.book"}) == [
+        ("", "Any"),
+        ("id", "ID"),
+        ("title", "Title"),
+        ("author_id", "Author"),
+        ("price", "Price"),
+        ("status", "Status"),
+        ("data", "Data"),
+        ("updated_at", "Updated at"),
+    ]
+    assert field_choices({"model": "testapp.author"}) == [
+        ("", "Any"),
+        ("id", "ID"),
+        ("name", "Name"),
+        ("email", "Email"),
+    ]
+
+
+def test_changed_field_choices_without_a_model_are_grouped_by_model():
+    choices = field_choices({}, models=[AuthorEvent])
+    assert choices == [
+        ("", "Any"),
+        ("Author", [("id", "ID"), ("name", "Name"), ("email", "Email")]),
+    ]
+    groups = [label for label, _ in field_choices({})[1:]]
+    assert "Book" in groups
+    assert "Author" in groups
+
+
+def test_changed_field_of_another_model_is_a_form_error(history):
+    assert filtered({"model": "testapp.author", "field": "email"}) == [("testapp.Author", "update")]
+    message = errors({"model": "testapp.author", "field": "price"})["field"][0]
+    assert message == "“price” is not a tracked field of the chosen model: pick one from the list."
 
 
 def test_date_range(history):
@@ -203,3 +259,28 @@ def test_parse_object_id():
         parse_object_id(Author, "2147483648")
     with pytest.raises(ValidationError):
         parse_object_id(Book, "-")
+
+
+def test_a_results_swap_refreshes_the_changed_field_choices(root_client, history):
+    url = "/admin/pghistory_admin/auditlog/"
+    swap = root_client.get(url, {"model": "testapp.author"}, HTTP_HX_REQUEST="true")
+    html = swap.content.decode()
+    oob = re.search(
+        r'<div class="pgh-filter" id="pgh-filter-field" hx-swap-oob="true">.*?</div>', html, re.S
+    )
+    assert oob is not None
+    options = re.findall(r'<option value="([^"]*)"', oob.group(0))
+    assert options == ["", "id", "name", "email"]
+    # The full page renders the field once, in the form, without out-of-band markup.
+    page = root_client.get(url, {"model": "testapp.author"}).content.decode()
+    assert page.count('id="pgh-filter-field"') == 1
+    assert "hx-swap-oob" not in page
+
+
+def test_an_unknown_user_says_so_on_the_page(root_client, history):
+    url = "/admin/pghistory_admin/auditlog/"
+    response = root_client.get(url, {"user": "Bob"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "User: No user “Bob” exists (give a username or a user id)." in html
+    assert response.context["rows"] == []

@@ -66,7 +66,9 @@ def test_rows_of_deleted_objects_and_users(history, superuser, make_staff):
     delete = rows[0]
     assert delete.event.pgh_label == "delete"
     assert delete.object_exists is False
-    assert delete.object_label == f"#{pk}"
+    # Named after its last recorded values.
+    assert delete.object_label == "The Dispossessed (2nd ed.)"
+    assert delete.object_url == f"/admin/testapp/book/{pk}/history/"
     assert delete.user is None
     assert delete.user_label == f"deleted user #{other_pk}"
 

@@ -37,7 +37,7 @@ def test_cells(superuser, history):
     assert "<time datetime=" in html
     assert '<span class="pgh-action pgh-action-update">updated</span>' in html
     assert f'<a href="/admin/auth/user/{superuser.pk}/change/">root</a>' in html
-    assert "<code>seed --fast</code>" in html
+    assert '<code class="pgh-source-value">seed --fast</code>' in html
     assert "Initial values" in html
     assert 'data-pgh-id="' in html
 
