@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pghistory_core.as_of import (
+    AsOfDoesNotExist,
+    DeletedAt,
+    NotRecorded,
+    NotYetCreated,
+    as_of,
+    as_of_many,
+    related_as_of,
+)
+from pghistory_core.blame import blame
 from pghistory_core.commands import command_context
 from pghistory_core.conditions import (
     AllChange,
@@ -42,17 +52,21 @@ __all__ = [
     "AllDontChange",
     "AnyChange",
     "AnyDontChange",
+    "AsOfDoesNotExist",
     "Condition",
     "ContextForeignKey",
     "ContextJSONField",
     "ContextUUIDField",
     "DeleteEvent",
+    "DeletedAt",
     "F",
     "Field",
     "ForeignKey",
     "InsertEvent",
     "ManualEvent",
     "New",
+    "NotRecorded",
+    "NotYetCreated",
     "ObjForeignKey",
     "Old",
     "ProxyField",
@@ -61,11 +75,15 @@ __all__ = [
     "RowEvent",
     "Tracker",
     "UpdateEvent",
+    "as_of",
+    "as_of_many",
+    "blame",
     "bypass_append_only",
     "command_context",
     "context",
     "create_event",
     "create_event_model",
+    "related_as_of",
     "track",
 ]
 
