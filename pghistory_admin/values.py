@@ -39,7 +39,7 @@ class FieldValue:
 
     name: str
     label: str
-    value: SafeString
+    value: str
     kind: str
 
 

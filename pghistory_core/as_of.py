@@ -178,7 +178,8 @@ def _probe(
     """One statement: for each event model and object, the events around ``when``."""
     connection = connections[using]
     pk_type = pk(model).rel_db_type(connection) or "text"
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for index, event_model in enumerate(event_models):
         parts.append(f"(SELECT {index}, p.* FROM ({_probe_sql(event_model, pk_type)}) AS p)")
         params += [pks, when, when, event_kinds.before_labels(event_model), when]
@@ -203,13 +204,10 @@ def _outcome(
     if not known:
         later = [(m, p) for m, p in probes.items() if p.first_after is not None]
         if not later:
-            return NotRecorded(
-                f"{label} has no recorded event.", model=model, pk=obj_pk, when=when
-            )
+            return NotRecorded(f"{label} has no recorded event.", model=model, pk=obj_pk, when=when)
         first_model, first = min(
             later, key=lambda item: (item[1].first_after_at, item[1].first_after)
         )
-        kwargs = {"pgh_id": first.first_after, "pgh_created_at": first.first_after_at}
         if first.first_after_label in event_kinds.insert_labels(first_model):
             return NotYetCreated(
                 f"{label} did not exist yet at {when.isoformat()}: it was created at "
@@ -217,14 +215,16 @@ def _outcome(
                 model=model,
                 pk=obj_pk,
                 when=when,
-                **kwargs,
+                pgh_id=first.first_after,
+                pgh_created_at=first.first_after_at,
             )
         return NotRecorded(
             f"{label} has no event at or before {when.isoformat()} (its history begins later).",
             model=model,
             pk=obj_pk,
             when=when,
-            **kwargs,
+            pgh_id=first.first_after,
+            pgh_created_at=first.first_after_at,
         )
     newest_model, newest = max(known, key=lambda item: (item[1].last_at, item[1].last))
     if newest.last_label in event_kinds.delete_labels(newest_model):
@@ -256,9 +256,7 @@ def _sources(
     for event_model, _, source in ranked:
         for name in event_model.pgh_tracked_fields:
             sources.setdefault(name, (event_model, source))
-    main = max(
-        (m for m, _, _ in ranked), key=lambda m: len(m.pgh_tracked_fields), default=None
-    )
+    main = max((m for m, _, _ in ranked), key=lambda m: len(m.pgh_tracked_fields), default=None)
     return sources, main
 
 
@@ -322,7 +320,9 @@ def as_of_many(
         sources, main, newest = plans[obj_pk]
         result[obj_pk] = _build(model, obj_pk, when, sources, main, newest, rows, probes)
     if related:
-        _add_related(model, [o for o in result.values() if isinstance(o, models.Model)], when, using)
+        _add_related(
+            model, [o for o in result.values() if isinstance(o, models.Model)], when, using
+        )
     return result
 
 
@@ -468,7 +468,7 @@ def related_as_of(
         candidates |= set(
             event_model._base_manager.using(using)
             .filter(**{fk.attname: obj.pk, "pgh_created_at__gt": when})
-            .values_list("pgh_obj_id", flat=True)
+            .values_list("pgh_obj_id", flat=True)  # type: ignore[misc]
         )
     found = as_of_many(related_model, sorted(candidates), when, using=using, related=True)
     return [

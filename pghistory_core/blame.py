@@ -153,14 +153,10 @@ def _resolve(obj_or_model: Any, pk_value: Any) -> tuple[type[models.Model], Any]
 def tracked_names(event_models: list[type[Event]], model: type[models.Model]) -> list[str]:
     """Names of the fields some event model records, in model order (the primary key left out)."""
     recorded = {name for event_model in event_models for name in event_model.pgh_tracked_fields}
-    return [
-        f.name for f in model._meta.concrete_fields if f.name in recorded and not f.primary_key
-    ]
+    return [f.name for f in model._meta.concrete_fields if f.name in recorded and not f.primary_key]
 
 
-def _ends(
-    event_models: list[type[Event]], obj_pk: Any, using: str
-) -> dict[type[Event], _Ends]:
+def _ends(event_models: list[type[Event]], obj_pk: Any, using: str) -> dict[type[Event], _Ends]:
     """One statement: each event model's first event (and its label) and last event id."""
     parts, params = [], []
     for index, event_model in enumerate(event_models):
@@ -283,9 +279,7 @@ def _attribute(
     return CHANGED, next_id
 
 
-def blame(
-    obj_or_model: Any, pk_value: Any = None, *, using: str | None = None
-) -> Blame:
+def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) -> Blame:
     """Each tracked field's current value and the event that set it.
 
     ``blame(obj)``, or ``blame(Model, pk)`` (which also works for a deleted object: its values are
@@ -361,7 +355,7 @@ def blame(
             attname=model_field(model, name).attname,
             value=values.get(name),
             status=attributed[name][0],
-            event=events.get(attributed[name][1]) if attributed[name][1] is not None else None,
+            event=_event(events, attributed[name][1]),
         )
         for name in names
     ]
@@ -373,6 +367,10 @@ def blame(
         first=events.get(first_id) if first_id is not None else None,
         last=events.get(last_id) if last_id is not None else None,
     )
+
+
+def _event(events: dict[int, BlameEvent], pgh_id: int | None) -> BlameEvent | None:
+    return events.get(pgh_id) if pgh_id is not None else None
 
 
 def _values(
@@ -394,7 +392,7 @@ def _values(
             continue
         if event_model not in rows:
             rows[event_model] = event_model._base_manager.using(using).get(
-                pgh_id=ends[event_model].last
+                pgh_id=ends[event_model].last or 0
             )
         values[name] = getattr(rows[event_model], model_field(event_model, name).attname)
     return values

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.forms.models import _get_foreign_key  # type: ignore[attr-defined]
+from django.forms.models import _get_foreign_key
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -39,7 +38,9 @@ class AsOfForm(forms.Form):
     at = forms.DateTimeField(
         label=gettext_lazy("Date and time"),
         input_formats=INPUT_FORMATS,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"
+        ),
     )
 
     def clean_at(self) -> datetime:
@@ -129,8 +130,6 @@ class AsOfView(ObjectMixin, TemplateView):
         links = self.get_links()
         result = []
         for inline in model_admin.get_inline_instances(self.request, self.object):
-            if not isinstance(inline, InlineModelAdmin):
-                continue
             related = inline.model
             if not object_event_models(related) or not links.may_view(related):
                 continue

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
@@ -37,7 +36,7 @@ class BlameLine:
 
     name: str
     label: str
-    value: SafeString
+    value: str
     kind: str
     status: str
     note: str

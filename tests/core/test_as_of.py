@@ -160,7 +160,7 @@ def test_rows_related_to_an_object_as_of_then(timeline):
 
 def test_bad_arguments(timeline):
     with pytest.raises(ValueError, match="aware"):
-        pghistory_core.as_of(timeline, datetime(2025, 1, 1))  # noqa: DTZ001
+        pghistory_core.as_of(timeline, datetime(2025, 1, 1))
     with pytest.raises(TypeError):
         pghistory_core.as_of(timeline, "yesterday")
     with pytest.raises(TypeError):
