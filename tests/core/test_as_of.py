@@ -180,3 +180,31 @@ def test_queries_do_not_grow_with_the_history(timeline):
         for index in range(30):
             Book.objects.filter(pk=timeline.pk).update(title=f"T{index}")
     assert count() == before
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "old", "new"),
+    [
+        ("uuid", "body", "one", "two"),
+        ("char", "value", 1, 2),
+        ("bigint", "value", 1, 2),
+        ("inherited", "serves_pizza", False, True),
+    ],
+)
+def test_primary_key_types_and_inheritance(kind, field, old, new):
+    from tests.testapp.models import Code, Counter, Document, Restaurant
+
+    model = {"uuid": Document, "char": Code, "bigint": Counter, "inherited": Restaurant}[kind]
+    extra = {"char": {"code": "A-1"}, "inherited": {"name": "Chez"}}.get(kind, {})
+    with at(t(0)):
+        obj = model.objects.create(**{field: old}, **extra)
+    with at(t(1)):
+        model.objects.filter(pk=obj.pk).update(**{field: new})
+    past = pghistory_core.as_of(model, str(obj.pk), t(0.5))
+    assert getattr(past, field) == old
+    if kind == "inherited":
+        assert past.name == "Chez"  # the parent's field, copied by the child's events
+    assert getattr(pghistory_core.as_of(obj, t(1)), field) == new
+    blamed = pghistory_core.blame(obj)[field]
+    assert blamed.status == "changed"
+    assert blamed.event.pgh_created_at == t(1)
