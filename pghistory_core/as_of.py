@@ -150,21 +150,28 @@ class _Probe:
 
 
 def _probe_sql(event_model: type[Event], pk_type: str) -> str:
+    """Per object: the newest event at or before ``when``, the newest "after" one, the first later.
+
+    Two passes over each object's events on the ``(pgh_obj_id, pgh_id)`` index, both cheap
+    aggregates: the times of the three events, then their ``pgh_id`` among the events at those
+    times (ties are ordered by ``pgh_id``); then primary key lookups of the events.
+    """
     table, obj = quote(event_model._meta.db_table), quote(column(event_model, "pgh_obj"))
-    created = quote(column(event_model, "pgh_created_at"))
+    at = quote(column(event_model, "pgh_created_at"))
+    after = "NOT (e.pgh_label = ANY(%s::text[]))"
     return (
-        f"SELECT o.id, l.pgh_id, l.{created}, l.pgh_label::text, a.pgh_id, "
-        f"f.pgh_id, f.{created}, f.pgh_label::text "
-        f"FROM unnest(%s::{pk_type}[]) AS o(id) "
-        f"LEFT JOIN LATERAL (SELECT e.pgh_id, e.{created}, e.pgh_label FROM {table} AS e "
-        f"WHERE e.{obj} = o.id AND e.{created} <= %s "
-        f"ORDER BY e.{created} DESC, e.pgh_id DESC LIMIT 1) AS l ON TRUE "
-        f"LEFT JOIN LATERAL (SELECT e.pgh_id FROM {table} AS e "
-        f"WHERE e.{obj} = o.id AND e.{created} <= %s AND NOT (e.pgh_label = ANY(%s::text[])) "
-        f"ORDER BY e.{created} DESC, e.pgh_id DESC LIMIT 1) AS a ON TRUE "
-        f"LEFT JOIN LATERAL (SELECT e.pgh_id, e.{created}, e.pgh_label FROM {table} AS e "
-        f"WHERE e.{obj} = o.id AND e.{created} > %s "
-        f"ORDER BY e.{created}, e.pgh_id LIMIT 1) AS f ON TRUE"
+        f"SELECT o.id, l.pgh_id, l.{at}, l.pgh_label::text, i.a, f.pgh_id, f.{at}, "
+        f"f.pgh_label::text FROM unnest(%s::{pk_type}[]) AS o(id) "
+        f"CROSS JOIN LATERAL (SELECT max(e.{at}) FILTER (WHERE e.{at} <= %s) AS l, "
+        f"max(e.{at}) FILTER (WHERE e.{at} <= %s AND {after}) AS a, "
+        f"min(e.{at}) FILTER (WHERE e.{at} > %s) AS f "
+        f"FROM {table} AS e WHERE e.{obj} = o.id) AS t "
+        f"CROSS JOIN LATERAL (SELECT max(e.pgh_id) FILTER (WHERE e.{at} = t.l) AS l, "
+        f"max(e.pgh_id) FILTER (WHERE e.{at} = t.a AND {after}) AS a, "
+        f"min(e.pgh_id) FILTER (WHERE e.{at} = t.f) AS f "
+        f"FROM {table} AS e WHERE e.{obj} = o.id AND e.{at} IN (t.l, t.a, t.f)) AS i "
+        f"LEFT JOIN {table} AS l ON l.pgh_id = i.l "
+        f"LEFT JOIN {table} AS f ON f.pgh_id = i.f"
     )
 
 
@@ -182,7 +189,8 @@ def _probe(
     params: list[Any] = []
     for index, event_model in enumerate(event_models):
         parts.append(f"(SELECT {index}, p.* FROM ({_probe_sql(event_model, pk_type)}) AS p)")
-        params += [pks, when, when, event_kinds.before_labels(event_model), when]
+        before = event_kinds.before_labels(event_model)
+        params += [pks, when, when, before, when, before]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         rows = cursor.fetchall()

@@ -1,10 +1,10 @@
 """Field blame: for each tracked field of one object, the event that set its current value.
 
 ``blame(obj)`` (or ``blame(Model, pk)``, also for a deleted object's id) answers "who set this
-price?" without reading a timeline. The work is bounded by the object's own events: for each
-field, one backward walk of the ``(pgh_obj_id, pgh_id)`` index finds the newest event whose
-value differs from the current one (it stops there), and a forward step finds the event after
-it, which is the one that set the current value. All fields go in one statement.
+price?" without reading a timeline. The work is bounded by the object's own events: one pass of
+aggregates over them (on the ``(pgh_obj_id, pgh_id)`` index) finds, for every field at once, the
+newest event whose value differs from the current one; a second pass over the events after it
+finds the event that followed, which is the one that set the current value.
 
 Events are read as what they observe (``event_kinds``): an insert, a ``row=New`` update or a
 manual event shows the row after it, a delete or a ``row=Old`` update the row before it. With
@@ -14,7 +14,7 @@ read from the models that track it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from django.db import connections, models, router
 from pghistory_core import conditions, event_kinds
 from pghistory_core.meta import column, pk
 from pghistory_core.meta import field as model_field
-from pghistory_core.triggers import literal, quote
+from pghistory_core.triggers import quote
 
 if TYPE_CHECKING:
     from pghistory_core.models import BaseEvents, Event
@@ -128,12 +128,15 @@ class Blame:
 
 
 @dataclass
-class _Ends:
-    """First and last event of one event model for the object."""
+class _Scan:
+    """What one pass over one event model's events of the object found."""
 
     first: int | None = None
-    first_label: str | None = None
     last: int | None = None
+    #: Field name -> the newest event recording another value than the current one.
+    differing: dict[str, int] = field(default_factory=dict)
+    #: Field name -> the first event after ``differing``.
+    following: dict[str, int] = field(default_factory=dict)
 
 
 def _resolve(obj_or_model: Any, pk_value: Any) -> tuple[type[models.Model], Any]:
@@ -156,30 +159,45 @@ def tracked_names(event_models: list[type[Event]], model: type[models.Model]) ->
     return [f.name for f in model._meta.concrete_fields if f.name in recorded and not f.primary_key]
 
 
-def _ends(event_models: list[type[Event]], obj_pk: Any, using: str) -> dict[type[Event], _Ends]:
-    """One statement: each event model's first event (and its label) and last event id."""
+def _table(event_model: type[Event]) -> tuple[str, str]:
+    return quote(event_model._meta.db_table), quote(column(event_model, "pgh_obj"))
+
+
+def _aggregate(
+    event_models: list[type[Event]],
+    columns: Callable[[type[Event]], tuple[list[str], list[Any]]],
+    obj_pk: Any,
+    using: str,
+    where: Callable[[type[Event]], tuple[str, list[Any]]] | None = None,
+) -> dict[type[Event], tuple[Any, ...]]:
+    """One statement: per event model, aggregates (``bigint``) over the object's events.
+
+    No ``ORDER BY … LIMIT``: with one, the planner may walk the primary key newest first and
+    filter on the object, which crosses the whole table when a field never changed. Aggregates
+    read the object's events on the ``(pgh_obj_id, pgh_id)`` index, and only those.
+    """
     parts, params = [], []
     for index, event_model in enumerate(event_models):
-        table, obj = quote(event_model._meta.db_table), quote(column(event_model, "pgh_obj"))
+        table, obj = _table(event_model)
+        sql, column_params = columns(event_model)
+        extra, extra_params = where(event_model) if where else ("", [])
         parts.append(
-            f"SELECT {index}, f.pgh_id, f.pgh_label::text, "
-            f"(SELECT l.pgh_id FROM {table} AS l WHERE l.{obj} = %s ORDER BY l.pgh_id DESC LIMIT 1) "
-            f"FROM (SELECT 1) AS _ LEFT JOIN LATERAL (SELECT e.pgh_id, e.pgh_label FROM {table} AS e "
-            f"WHERE e.{obj} = %s ORDER BY e.pgh_id LIMIT 1) AS f ON TRUE"
+            f"SELECT {index}, count(*), ARRAY[{', '.join(sql)}]::bigint[] FROM {table} AS e "
+            f"WHERE e.{obj} = %s{extra}"
         )
-        params += [obj_pk, obj_pk]
+        params += [*column_params, obj_pk, *extra_params]
     with connections[using].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
-    return {event_models[i]: _Ends(first, label, last) for i, first, label, last in rows}
+        return {event_models[row[0]]: tuple(row[2]) for row in cursor.fetchall()}
 
 
 def _reference_sql(
     model: type[models.Model],
+    event_model: type[Event],
     name: str,
     obj_pk: Any,
     exists: bool,
-    newest: type[Event] | None,
+    newest: tuple[type[Event], int] | None,
     using: str,
 ) -> tuple[str, list[Any]]:
     """SQL of the field's current value: the row's (via the ORM, so inherited fields join in),
@@ -190,49 +208,10 @@ def _reference_sql(
         return f"({sql})", list(params)
     if newest is None:  # pragma: no cover - a field with no recording model is not blamed
         return "NULL", []
-    table, obj = quote(newest._meta.db_table), quote(column(newest, "pgh_obj"))
-    return (
-        f"(SELECT r.{quote(column(newest, name))} FROM {table} AS r WHERE r.{obj} = %s "
-        "ORDER BY r.pgh_id DESC LIMIT 1)",
-        [obj_pk],
-    )
-
-
-def _field_sql(
-    index: int,
-    name: str,
-    event_models: list[type[Event]],
-    reference: tuple[str, list[Any]],
-    obj_pk: Any,
-) -> tuple[str, list[Any]]:
-    """The newest event recording another value than the current one, and the event after it."""
-    newest_parts, next_parts = [], []
-    newest_params: list[Any] = []
-    next_params: list[Any] = []
-    ref_sql, ref_params = reference
-    for event_model in event_models:
-        table, obj = quote(event_model._meta.db_table), quote(column(event_model, "pgh_obj"))
-        col = quote(column(event_model, name))
-        label = literal(event_model._meta.label)
-        newest_parts.append(
-            f"(SELECT e.pgh_id, e.pgh_label::text AS label, {label}::text AS model FROM {table} AS e "
-            f"WHERE e.{obj} = %s AND e.{col} IS DISTINCT FROM {ref_sql} "
-            "ORDER BY e.pgh_id DESC LIMIT 1)"
-        )
-        newest_params += [obj_pk, *ref_params]
-        next_parts.append(
-            f"(SELECT n.pgh_id, n.pgh_label::text AS label, {label}::text AS model FROM {table} AS n "
-            f"WHERE n.{obj} = %s AND n.pgh_id > d.pgh_id ORDER BY n.pgh_id LIMIT 1)"
-        )
-        next_params.append(obj_pk)
-    sql = (
-        f"SELECT {index}, d.pgh_id, d.label, d.model, n.pgh_id, n.label, n.model "
-        f"FROM (SELECT * FROM ({' UNION ALL '.join(newest_parts)}) AS d "
-        "ORDER BY d.pgh_id DESC LIMIT 1) AS d "
-        f"LEFT JOIN LATERAL (SELECT * FROM ({' UNION ALL '.join(next_parts)}) AS n "
-        "ORDER BY n.pgh_id LIMIT 1) AS n ON TRUE"
-    )
-    return sql, newest_params + next_params
+    newest_model, newest_id = newest
+    table = quote(newest_model._meta.db_table)
+    column_sql = quote(column(newest_model, name))
+    return f"(SELECT r.{column_sql} FROM {table} AS r WHERE r.pgh_id = %s)", [newest_id]
 
 
 def _guarantees_change(event_model: type[Event], label: str, name: str) -> bool:
@@ -252,31 +231,112 @@ def _condition_changes(condition: Any, name: str) -> bool:
 
 
 def _attribute(
-    row: tuple[Any, ...] | None, by_label: dict[str, type[Event]], name: str
+    name: str,
+    differing: tuple[type[Event], int] | None,
+    following: tuple[type[Event], int] | None,
+    labels: dict[int, str],
 ) -> tuple[str, int | None]:
-    """``(status, pgh_id)`` of a field from its row of ``_field_sql`` (``("", None)``: unchanged).
+    """``(status, pgh_id)`` of a field (``("", None)``: unchanged since the first event).
 
-    The row names the newest event recording another value than the current one (``d``) and
-    the event after it (``n``), which recorded the current value or the row before itself.
+    ``differing`` is the newest event recording another value than the current one,
+    ``following`` the first event after it (of a model recording the field), which recorded the
+    current value or the row before itself.
     """
-    if row is None:
+    if differing is None:
         return "", None
-    _, diff_id, diff_label, diff_model, next_id, next_label, next_model = row
-    differing = by_label[diff_model]
-    following = by_label[next_model] if next_model else None
-    next_before = following is not None and next_label in event_kinds.before_labels(following)
-    if diff_label in event_kinds.before_labels(differing) and diff_label not in (
-        event_kinds.delete_labels(differing)
+    diff_model, diff_id = differing
+    diff_label = labels.get(diff_id, "")
+    next_id = following[1] if following else None
+    next_before = following is not None and labels.get(following[1], "") in (
+        event_kinds.before_labels(following[0])
+    )
+    if diff_label in event_kinds.before_labels(diff_model) and diff_label not in (
+        event_kinds.delete_labels(diff_model)
     ):
         # The row before this update held another value. The update changed it when its
         # condition says so, or when no later event recorded the row after a change.
-        if _guarantees_change(differing, diff_label, name) or next_id is None or next_before:
+        if _guarantees_change(diff_model, diff_label, name) or next_id is None or next_before:
             return CHANGED, diff_id
         return CHANGED, next_id
     if next_id is None or next_before:
         # Nothing after it, or the next event saw the row before itself already changed.
         return UNRECORDED, None
     return CHANGED, next_id
+
+
+def _scan(
+    model: type[models.Model],
+    event_models: list[type[Event]],
+    names: list[str],
+    obj_pk: Any,
+    exists: bool,
+    using: str,
+) -> dict[type[Event], _Scan]:
+    """First, last, differing and following events of each event model (two or three passes)."""
+    newest: dict[str, tuple[type[Event], int]] = {}
+    if not exists:
+        # A deleted object's values are those of the newest event recording each field.
+        lasts = _aggregate(event_models, lambda m: (["max(e.pgh_id)"], []), obj_pk, using)
+        for name in names:
+            candidates = [
+                (m, row[0])
+                for m, row in lasts.items()
+                if row[0] is not None and name in m.pgh_tracked_fields
+            ]
+            if candidates:
+                newest[name] = max(candidates, key=lambda item: item[1])
+
+    def fields_of(event_model: type[Event]) -> list[str]:
+        return [n for n in names if n in event_model.pgh_tracked_fields]
+
+    def differing(event_model: type[Event]) -> tuple[list[str], list[Any]]:
+        sql, params = ["min(e.pgh_id)", "max(e.pgh_id)"], []
+        for name in fields_of(event_model):
+            ref, ref_params = _reference_sql(
+                model, event_model, name, obj_pk, exists, newest.get(name), using
+            )
+            col = quote(column(event_model, name))
+            sql.append(f"max(e.pgh_id) FILTER (WHERE e.{col} IS DISTINCT FROM {ref})")
+            params += ref_params
+        return sql, params
+
+    scans: dict[type[Event], _Scan] = {}
+    for event_model, row in _aggregate(event_models, differing, obj_pk, using).items():
+        first, last, *found = row
+        if last is None:
+            continue
+        scan = scans[event_model] = _Scan(first=first, last=last)
+        scan.differing = {
+            name: pgh_id
+            for name, pgh_id in zip(fields_of(event_model), found, strict=True)
+            if pgh_id is not None
+        }
+    # The newest differing event of each field, over every model recording it.
+    wanted = {
+        name: max(ids)
+        for name in names
+        if (ids := [scan.differing[name] for scan in scans.values() if name in scan.differing])
+    }
+    if wanted:
+        recording = [m for m in scans if any(n in wanted for n in fields_of(m))]
+
+        def following(event_model: type[Event]) -> tuple[list[str], list[Any]]:
+            here = [n for n in fields_of(event_model) if n in wanted]
+            return (
+                ["min(e.pgh_id) FILTER (WHERE e.pgh_id > %s)" for _ in here] or ["NULL::bigint"],
+                [wanted[n] for n in here],
+            )
+
+        def after(event_model: type[Event]) -> tuple[str, list[Any]]:
+            here = [wanted[n] for n in fields_of(event_model) if n in wanted]
+            return " AND e.pgh_id > %s", [min(here)]
+
+        for event_model, row in _aggregate(recording, following, obj_pk, using, after).items():
+            here = [n for n in fields_of(event_model) if n in wanted]
+            scans[event_model].following = {
+                name: pgh_id for name, pgh_id in zip(here, row, strict=False) if pgh_id is not None
+            }
+    return scans
 
 
 def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) -> Blame:
@@ -291,64 +351,53 @@ def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) 
     model, obj_pk = _resolve(obj_or_model, pk_value)
     using = using or router.db_for_read(model)
     event_models = event_kinds.object_event_models(model)
-    by_label = {event_model._meta.label: event_model for event_model in event_models}
     current = model._base_manager.using(using).filter(pk=obj_pk).first()
-    ends = _ends(event_models, obj_pk, using) if event_models else {}
-    recording = [m for m in event_models if ends.get(m) and ends[m].last is not None]
-    if current is None and not recording:
+    names = tracked_names(event_models, model)
+    scans = (
+        _scan(model, event_models, names, obj_pk, current is not None, using)
+        if event_models
+        else {}
+    )
+    if current is None and not scans:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
             f"{model._meta.label} {obj_pk} has neither a row nor any recorded event."
         )
-    names = tracked_names(event_models, model)
-    per_field: dict[str, list[type[Event]]] = {
-        name: [m for m in recording if name in m.pgh_tracked_fields] for name in names
-    }
-    newest = {
-        name: max(models_, key=lambda m: ends[m].last or 0) if models_ else None
-        for name, models_ in per_field.items()
-    }
-    rows: dict[int, tuple[Any, ...]] = {}
-    statements = []
-    params: list[Any] = []
-    for index, name in enumerate(names):
-        if not per_field[name]:
-            continue
-        reference = _reference_sql(model, name, obj_pk, current is not None, newest[name], using)
-        sql, field_params = _field_sql(index, name, per_field[name], reference, obj_pk)
-        statements.append(f"({sql})")
-        params += field_params
-    if statements:
-        with connections[using].cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(statements), params)
-            rows = {row[0]: row for row in cursor.fetchall()}
+    per_field = {name: [m for m in scans if name in m.pgh_tracked_fields] for name in names}
+    differing: dict[str, tuple[type[Event], int]] = {}
+    following: dict[str, tuple[type[Event], int]] = {}
+    for name, models_ in per_field.items():
+        found = [(m, scans[m].differing[name]) for m in models_ if name in scans[m].differing]
+        if found:
+            differing[name] = max(found, key=lambda item: item[1])
+        after = [(m, scans[m].following[name]) for m in models_ if name in scans[m].following]
+        if after:
+            following[name] = min(after, key=lambda item: item[1])
 
-    attributed: dict[str, tuple[str, int | None]] = {}
-    for index, name in enumerate(names):
-        status, pgh_id = _attribute(rows.get(index), by_label, name)
-        if not status:
-            firsts = [
-                (ends[m].first, ends[m].first_label, m)
-                for m in per_field[name]
-                if ends[m].first is not None
-            ]
-            if not firsts:
-                attributed[name] = (UNRECORDED, None)
-                continue
-            first_id, first_label, first_model = min(firsts, key=lambda item: item[0] or 0)
-            created = first_label in event_kinds.insert_labels(first_model)
-            status, pgh_id = (CREATED if created else TRACKED), first_id
-        attributed[name] = (status, pgh_id)
-
-    ids = {pgh_id for _, pgh_id in attributed.values() if pgh_id is not None}
-    first_id = min((e.first for e in ends.values() if e.first is not None), default=None)
-    last_id = max((e.last for e in ends.values() if e.last is not None), default=None)
+    first_id = min((s.first for s in scans.values() if s.first is not None), default=None)
+    last_id = max((s.last for s in scans.values() if s.last is not None), default=None)
+    ids = {pgh_id for _, pgh_id in [*differing.values(), *following.values()]}
+    ids |= {s.first for s in scans.values() if s.first is not None}
     ids |= {i for i in (first_id, last_id) if i is not None}
     events: dict[int, BlameEvent] = {}
     if ids:
-        queryset = Events.objects.using(using).across(*recording).tracks(model(pk=obj_pk))
+        queryset = Events.objects.using(using).across(*scans).tracks(model(pk=obj_pk))
         events = {row.pgh_id: BlameEvent(row) for row in queryset.filter(pgh_id__in=ids)}
+    labels = {pgh_id: event.pgh_label for pgh_id, event in events.items()}
 
-    values = _values(model, current, names, newest, ends, using)
+    attributed: dict[str, tuple[str, int | None]] = {}
+    for name in names:
+        status, pgh_id = _attribute(name, differing.get(name), following.get(name), labels)
+        if not status:
+            firsts = [(scans[m].first, m) for m in per_field[name] if scans[m].first is not None]
+            if not firsts:
+                attributed[name] = (UNRECORDED, None)
+                continue
+            first, first_model = min(firsts, key=lambda item: item[0] or 0)
+            created = labels.get(first or 0) in event_kinds.insert_labels(first_model)
+            status, pgh_id = (CREATED if created else TRACKED), first
+        attributed[name] = (status, pgh_id)
+
+    values = _values(model, current, names, scans, using)
     fields = [
         FieldBlame(
             name=name,
@@ -364,8 +413,8 @@ def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) 
         pk=obj_pk,
         exists=current is not None,
         fields=fields,
-        first=events.get(first_id) if first_id is not None else None,
-        last=events.get(last_id) if last_id is not None else None,
+        first=_event(events, first_id),
+        last=_event(events, last_id),
     )
 
 
@@ -377,22 +426,21 @@ def _values(
     model: type[models.Model],
     current: models.Model | None,
     names: list[str],
-    newest: dict[str, type[Event] | None],
-    ends: dict[type[Event], _Ends],
+    scans: dict[type[Event], _Scan],
     using: str,
 ) -> dict[str, Any]:
     """Current values: the row's, or for a deleted object those of its last events."""
     if current is not None:
         return {name: getattr(current, model_field(model, name).attname) for name in names}
-    rows: dict[type[Event], Any] = {}
+    newest = sorted(scans, key=lambda m: scans[m].last or 0, reverse=True)
+    rows = {
+        m: m._base_manager.using(using).get(pgh_id=scans[m].last or 0)
+        for m in newest
+        if any(name in m.pgh_tracked_fields for name in names)
+    }
     values: dict[str, Any] = {}
-    for name in names:
-        event_model = newest[name]
-        if event_model is None:
-            continue
-        if event_model not in rows:
-            rows[event_model] = event_model._base_manager.using(using).get(
-                pgh_id=ends[event_model].last or 0
-            )
-        values[name] = getattr(rows[event_model], model_field(event_model, name).attname)
+    for event_model in newest:
+        for name in names:
+            if name in event_model.pgh_tracked_fields and name not in values:
+                values[name] = getattr(rows[event_model], model_field(event_model, name).attname)
     return values
