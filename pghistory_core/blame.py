@@ -169,6 +169,7 @@ def _aggregate(
     obj_pk: Any,
     using: str,
     where: Callable[[type[Event]], tuple[str, list[Any]]] | None = None,
+    prefix: tuple[str, list[Any]] = ("", []),
 ) -> dict[type[Event], tuple[Any, ...]]:
     """One statement: per event model, aggregates (``bigint``) over the object's events.
 
@@ -176,7 +177,8 @@ def _aggregate(
     filter on the object, which crosses the whole table when a field never changed. Aggregates
     read the object's events on the ``(pgh_obj_id, pgh_id)`` index, and only those.
     """
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = list(prefix[1])
     for index, event_model in enumerate(event_models):
         table, obj = _table(event_model)
         sql, column_params = columns(event_model)
@@ -187,25 +189,35 @@ def _aggregate(
         )
         params += [*column_params, obj_pk, *extra_params]
     with connections[using].cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+        cursor.execute(prefix[0] + " UNION ALL ".join(parts), params)
         return {event_models[row[0]]: tuple(row[2]) for row in cursor.fetchall()}
+
+
+_REF = "_pgh_ref"
+
+
+def _current_row_sql(
+    model: type[models.Model], names: list[str], obj_pk: Any, using: str
+) -> tuple[str, list[Any]]:
+    """``WITH _pgh_ref AS (…)``: the row's current values (the ORM writes it, so inherited
+    fields are joined in), column ``_pgh_<i>`` for ``names[i]``."""
+    aliases = {f"_pgh_{index}": models.F(name) for index, name in enumerate(names)}
+    queryset = model._base_manager.using(using).filter(pk=obj_pk).values(**aliases)
+    sql, params = queryset.query.get_compiler(using).as_sql()
+    return f"WITH {_REF} AS ({sql}) ", list(params)
 
 
 def _reference_sql(
     model: type[models.Model],
-    event_model: type[Event],
     name: str,
-    obj_pk: Any,
+    names: list[str],
     exists: bool,
     newest: tuple[type[Event], int] | None,
-    using: str,
 ) -> tuple[str, list[Any]]:
-    """SQL of the field's current value: the row's (via the ORM, so inherited fields join in),
-    or for a deleted object the value in the newest event that records it."""
+    """SQL of the field's current value: the row's (``_current_row_sql``), or for a deleted
+    object the value in the newest event that records it."""
     if exists:
-        query = model._base_manager.using(using).filter(pk=obj_pk).values(name).query
-        sql, params = query.get_compiler(using).as_sql()
-        return f"({sql})", list(params)
+        return f"(SELECT r._pgh_{names.index(name)} FROM {_REF} AS r)", []
     if newest is None:  # pragma: no cover - a field with no recording model is not blamed
         return "NULL", []
     newest_model, newest_id = newest
@@ -292,16 +304,17 @@ def _scan(
     def differing(event_model: type[Event]) -> tuple[list[str], list[Any]]:
         sql, params = ["min(e.pgh_id)", "max(e.pgh_id)"], []
         for name in fields_of(event_model):
-            ref, ref_params = _reference_sql(
-                model, event_model, name, obj_pk, exists, newest.get(name), using
-            )
+            ref, ref_params = _reference_sql(model, name, names, exists, newest.get(name))
             col = quote(column(event_model, name))
             sql.append(f"max(e.pgh_id) FILTER (WHERE e.{col} IS DISTINCT FROM {ref})")
             params += ref_params
         return sql, params
 
     scans: dict[type[Event], _Scan] = {}
-    for event_model, row in _aggregate(event_models, differing, obj_pk, using).items():
+    prefix = _current_row_sql(model, names, obj_pk, using) if exists else ("", [])
+    for event_model, row in _aggregate(
+        event_models, differing, obj_pk, using, prefix=prefix
+    ).items():
         first, last, *found = row
         if last is None:
             continue
