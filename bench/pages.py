@@ -27,6 +27,9 @@ def _pages(setup: Setup) -> dict[str, str]:
         "audit_log_deep": f"{audit_log}?before={setup.cursor}",
         "audit_log_user": f"{audit_log}?user={setup.user}",
         "object_history": reverse("admin:bench_coreitem_history", args=[setup.obj]),
+        "object_blame": reverse("admin:bench_coreitem_history_blame", args=[setup.hot]),
+        "object_as_of": reverse("admin:bench_coreitem_history_as_of", args=[setup.obj])
+        + f"?at={setup.since:%Y-%m-%dT%H:%M:%S}",
     }
 
 

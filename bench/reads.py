@@ -53,6 +53,8 @@ class Setup:
     rare_user: int
     since: Any
     until: Any
+    #: An item with ``moments.HOT_EVENTS`` events (blame and as-of benchmarks).
+    hot: int = 0
 
 
 def events_model(library: str) -> Any:
@@ -485,6 +487,9 @@ def run(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
     print(f"  generating {events} events per library ...", file=sys.stderr)
     generated = seed.generate(events)
     plan: seed.Plan = generated.pop("_plan")
+    from bench import moments
+
+    hot = moments.add_hot_item(plan.at(0), plan.at(events))
     setup = Setup(
         events=events,
         obj=1,
@@ -493,6 +498,7 @@ def run(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
         rare_user=seed.RARE_USER,
         since=plan.at(events // 2),
         until=plan.at(events // 2) + (plan.at(events) - plan.at(0)) / 365 * 7,
+        hot=hot,
     )
     plans_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
@@ -508,6 +514,7 @@ def run(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
         },
     }
     results["queries"] = _queries(setup, repeat, plans_dir)
+    results["moments"] = moments.measure(setup, repeat)
     from bench.pages import measure_admin
 
     results["admin"] = measure_admin(setup, repeat)

@@ -114,6 +114,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{deep * 1000:.1f} ms ({deep / first:.2f}x first)",
             deep <= 1.25 * first + 0.001,
         )
+        for moment in reads.get("moments", {}).values():
+            value = moment["median"] * 1000
+            add(
+                moment["title"],
+                f"≤ {moment['target_ms']:.0f} ms",
+                f"{value:.1f} ms",
+                value <= moment["target_ms"],
+            )
         admin = reads.get("admin", {})
         if "skipped" in admin:
             add("admin pages", "≤ 150 ms server time", "not measured", None, admin["skipped"])
@@ -279,6 +287,28 @@ def _event_floor(floor: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _moments(reads: dict[str, Any]) -> list[str]:
+    """Blame and as-of (``bench/moments.py``): whole API calls, client-side."""
+    moments = reads.get("moments")
+    if not moments:
+        return []
+    lines = [
+        "### Blame and as-of (pghistory-admin only)",
+        "",
+        "Whole API calls, client-side (every statement, transfer, instances); the item with 10,000 "
+        "events is added to the generated history (`bench/moments.py`).",
+        "",
+        "| call | min / median | target |",
+        "|---|---|---|",
+    ]
+    for data in moments.values():
+        lines.append(
+            f"| {data['title']} | {_ms(data['min'])} / {_ms(data['median'])} | "
+            f"≤ {data['target_ms']:.0f} ms |"
+        )
+    return [*lines, ""]
+
+
 def _reads(results: dict[str, Any]) -> list[str]:
     reads = results["reads"]
     generated, setup = reads["generated"], reads["setup"]
@@ -320,6 +350,7 @@ def _reads(results: dict[str, Any]) -> list[str]:
             f"{cells(data['libraries'].get(PEER))} | {target} |"
         )
     lines.append("")
+    lines += _moments(reads)
     admin = reads["admin"]
     lines += ["### Admin pages (test client, superuser)", ""]
     if "skipped" in admin:

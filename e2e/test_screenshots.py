@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from e2e.contexts import Contexts
@@ -104,3 +105,31 @@ def test_revert_preview(contexts: Contexts) -> None:
     page.goto(f"{history_url(product)}{event.pgh_id}/revert/")
     expect(page.get_by_role("button", name="Yes, revert")).to_be_visible()
     _save(page, "revert-preview.png", 460)
+
+
+def test_blame(contexts: Contexts) -> None:
+    """The showcase coffee: most fields set by someone else, on another day."""
+    from example_project.shop.seeding.showcase import SHOWCASE_SKU
+
+    page = _context(contexts)
+    page.goto(f"{history_url(Product.objects.get(sku=SHOWCASE_SKU))}blame/")
+    expect(page.locator("table.pgh-blame-table")).to_be_visible()
+    _save(page, "blame.png", 620)
+
+
+def test_as_of(contexts: Contexts) -> None:
+    """The showcase order as of last week: its lines then, and what changed since."""
+    from example_project.shop.models import OrderEvent  # type: ignore[attr-defined]
+    from example_project.shop.seeding.showcase import SHOWCASE_ORDER_ADDRESS
+
+    event = OrderEvent.objects.filter(
+        pgh_label="insert", shipping_address=SHOWCASE_ORDER_ADDRESS
+    ).first()
+    assert event is not None
+    moment = (timezone.localtime() - datetime.timedelta(days=7)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    page = _context(contexts)
+    page.goto(f"/admin/shop/order/{event.pgh_obj_id}/history/as-of/?at={moment:%Y-%m-%dT%H:%M}")
+    expect(page.locator("table.pgh-as-of-rows")).to_be_visible()
+    _save(page, "as-of.png", 1150)

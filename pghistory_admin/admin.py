@@ -35,8 +35,10 @@ from pghistory_admin.models import AuditLog
 from pghistory_admin.permissions import viewable_event_models
 from pghistory_admin.urls import audit_log_urls, object_history_urls
 from pghistory_admin.views import (
+    AsOfView,
     AuditLogExportView,
     AuditLogView,
+    BlameView,
     CompareView,
     EventDiffView,
     ObjectHistoryExportView,
@@ -60,6 +62,8 @@ class HistoryAdminMixin:
     history_compare_view_class: type[CompareView] = CompareView
     history_export_view_class: type[ObjectHistoryExportView] = ObjectHistoryExportView
     history_revert_view_class: type[RevertView] = RevertView
+    history_blame_view_class: type[BlameView] = BlameView
+    history_as_of_view_class: type[AsOfView] = AsOfView
     change_list_template = "pghistory_admin/change_list.html"
 
     admin_site: admin.AdminSite

@@ -35,11 +35,11 @@ def _name(model_admin: ModelAdmin[Any], suffix: str) -> str:
 
 
 def object_history_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
-    """The timeline, compare, export and revert pages of one model's objects.
+    """The timeline, compare, export, revert, blame and as-of pages of one model's objects.
 
     Names: ``<app>_<model>_history`` (the admin's own History URL, served by ``history_view``
     behind the htmx-aware login check), ``…_history_compare``, ``…_history_export``,
-    ``…_history_revert``.
+    ``…_history_revert``, ``…_history_blame`` and ``…_history_as_of``.
     """
     views = {
         "compare": ("<path:object_id>/history/compare/", model_admin.history_compare_view_class),  # type: ignore[attr-defined]
@@ -48,6 +48,8 @@ def object_history_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
             "<path:object_id>/history/<int:pgh_id>/revert/",
             model_admin.history_revert_view_class,  # type: ignore[attr-defined]
         ),
+        "blame": ("<path:object_id>/history/blame/", model_admin.history_blame_view_class),  # type: ignore[attr-defined]
+        "as_of": ("<path:object_id>/history/as-of/", model_admin.history_as_of_view_class),  # type: ignore[attr-defined]
     }
     timeline = path(
         "<path:object_id>/history/",

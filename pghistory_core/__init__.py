@@ -7,6 +7,16 @@ from typing import Any
 
 import pgtrigger
 
+from pghistory_core.as_of import (
+    AsOfDoesNotExist,
+    DeletedAt,
+    NotRecorded,
+    NotYetCreated,
+    as_of,
+    as_of_many,
+    related_as_of,
+)
+from pghistory_core.blame import blame
 from pghistory_core.commands import command_context
 from pghistory_core.conditions import (
     AllChange,
@@ -60,12 +70,14 @@ __all__ = [
     "AllDontChange",
     "AnyChange",
     "AnyDontChange",
+    "AsOfDoesNotExist",
     "Condition",
     "ContextForeignKey",
     "ContextJSONField",
     "ContextUUIDField",
     "Delete",
     "DeleteEvent",
+    "DeletedAt",
     "F",
     "Field",
     "ForeignKey",
@@ -73,6 +85,8 @@ __all__ = [
     "InsertEvent",
     "ManualEvent",
     "New",
+    "NotRecorded",
+    "NotYetCreated",
     "ObjForeignKey",
     "Old",
     "ProxyField",
@@ -85,11 +99,15 @@ __all__ = [
     "Update",
     "UpdateEvent",
     "__version__",
+    "as_of",
+    "as_of_many",
+    "blame",
     "bypass_append_only",
     "command_context",
     "context",
     "create_event",
     "create_event_model",
+    "related_as_of",
     "track",
 ]
 

@@ -184,6 +184,8 @@ class ObjectHistoryView(ObjectMixin, PageMixin, TemplateView):
             results_url=self.request.path,
             compare_url=links.object_history("compare", self.model, self.pk),
             export_url=links.object_history("export", self.model, self.pk),
+            blame_url=links.object_history("blame", self.model, self.pk),
+            as_of_url=links.object_history("as_of", self.model, self.pk),
             audit_log_url=links.audit_log(
                 model=self.model._meta.label_lower, object=quote(self.pk)
             ),

@@ -9,6 +9,7 @@ from pghistory_admin.models import AuditLog
 from tests.testapp.models import (
     Author,
     Book,
+    BookTag,
     Code,
     Counter,
     Document,
@@ -24,8 +25,14 @@ class HistoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
     pass
 
 
+class BookTagInline(admin.TabularInline):
+    model = BookTag
+    extra = 0
+
+
 class BookAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ["title", "author", "history_link"]
+    inlines = [BookTagInline]
 
 
 TRACKED = [Author, Code, Counter, Document, Note, Place, Restaurant, Ticket]

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 import pghistory_core
 from example_project.shop.models import Category, Customer, Order, OrderLine, Product
-from example_project.shop.seeding import staff
+from example_project.shop.seeding import showcase, staff
 from example_project.shop.seeding.simulation import Simulation
 from example_project.shop.seeding.timeline import Timeline, last_event_id
 from pghistory_core.aggregate import event_models
@@ -58,6 +58,8 @@ def seed(*, events: int = 3000, seed: int = 42, days: int = 30) -> Report:
     simulation.run()
     with transaction.atomic():
         timeline.apply()
+    # A blame with several editors and an order to see as of last week (the README's pictures).
+    showcase.run(users)
     return Report(
         requests=simulation.requests,
         seconds=time.perf_counter() - started,
