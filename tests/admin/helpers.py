@@ -1,7 +1,10 @@
 """Helpers shared by the admin tests."""
 
+import contextlib
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connections
 
 import pghistory_core
 from tests.testapp.models import Book
@@ -36,3 +39,21 @@ def book_updates(book, count, user=None):
     for index in range(count):
         with pghistory_core.context(user=user.pk if user else None, url=f"/edit/{index}"):
             Book.objects.filter(pk=book.pk).update(title=f"Title {index}")
+
+
+@contextlib.contextmanager
+def locked(model):
+    """An ACCESS EXCLUSIVE lock on ``model``'s table, held by another connection (which ends
+    itself after 20 s, so a missing timeout fails the test instead of hanging it)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET idle_in_transaction_session_timeout = '20s'")
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            other.rollback()
+        other.close()

@@ -1,6 +1,5 @@
 """Streaming CSV export of the event stream."""
 
-import contextlib
 import csv
 import io
 import json
@@ -32,6 +31,7 @@ from pghistory_admin.export import (
     neutralise,
 )
 from pghistory_core.models import Events, MiddlewareEvents
+from tests.admin.helpers import locked
 from tests.testapp.models import (
     Author,
     AuthorEvent,
@@ -722,24 +722,6 @@ def test_the_first_chunk_runs_before_the_response_starts(author):
     assert any("min(_c.pgh_id)" in query["sql"] for query in captured.captured_queries)
     body = b"".join(response.streaming_content).decode()
     assert len(list(csv.reader(io.StringIO(body)))) == 1 + 4
-
-
-@contextlib.contextmanager
-def locked(model):
-    """An ACCESS EXCLUSIVE lock on ``model``'s table, held by another connection (which ends
-    itself after 20 s, so a missing timeout fails the test instead of hanging it)."""
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SET idle_in_transaction_session_timeout = '20s'")
-        other.set_autocommit(False)
-        with other.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            other.rollback()
-        other.close()
 
 
 def _documents(count, size):

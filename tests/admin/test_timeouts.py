@@ -6,34 +6,16 @@ toward ``statement_timeout``). The locking session ends itself after 20 s
 (``idle_in_transaction_session_timeout``), so without a timeout the test fails instead of hanging.
 """
 
-import contextlib
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 import pghistory_core
 from pghistory_admin import timeouts
+from tests.admin.helpers import locked
 from tests.testapp.models import Author, Book, BookEvent
 
 AUDIT_LOG = "/admin/pghistory_admin/auditlog/"
-
-
-@contextlib.contextmanager
-def locked(model):
-    """Hold an ACCESS EXCLUSIVE lock on ``model``'s table from another connection."""
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SET idle_in_transaction_session_timeout = '20s'")
-        other.set_autocommit(False)
-        with other.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            other.rollback()
-        other.close()
 
 
 @pytest.fixture
