@@ -19,13 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 import pghistory_core
 from example_project.shop.models import Category, Customer, Order, OrderLine, Product
-from example_project.shop.seeding.timeline import last_event_id
-from pghistory_core.aggregate import event_models
+from example_project.shop.seeding.timeline import backdate, last_event_id
 
 __all__ = ["SHOWCASE_ORDER_ADDRESS", "SHOWCASE_SKU", "run"]
 
@@ -46,18 +45,7 @@ def _step(when: datetime, **metadata: Any) -> Iterator[None]:
         with pghistory_core.context(**metadata) as context:
             yield
             context_id = context.id
-        with connection.cursor() as cursor:
-            for model in event_models():
-                if getattr(model, "pgh_append_only", False):
-                    continue
-                table = connection.ops.quote_name(model._meta.db_table)
-                cursor.execute(
-                    f"UPDATE {table} SET pgh_created_at = %s WHERE pgh_id > %s", [when, before]
-                )
-            cursor.execute(
-                "UPDATE pghistory_core_context SET created_at = %s, updated_at = %s WHERE id = %s",
-                [when, when, context_id],
-            )
+        backdate(before, [last_event_id()], [when], {str(context_id): when})
 
 
 def _admin_url(model: str, pk: Any = None) -> str:

@@ -73,28 +73,39 @@ class Timeline:
         """Move the recorded events and contexts to their simulated times; returns the rows."""
         if not self._last_ids:
             return 0
-        lows = [self.first_event_id, *self._last_ids[:-1]]
-        last = self._last_ids[-1]
-        moved = 0
-        with connection.cursor() as cursor:
-            for model in event_models():
-                # Append-only event tables refuse UPDATE; they keep their real times.
-                if getattr(model, "pgh_append_only", False):
-                    continue
-                table = connection.ops.quote_name(model._meta.db_table)
-                cursor.execute(
-                    f"UPDATE {table} AS e SET pgh_created_at = b.at "
-                    "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS b(lo, hi, at) "
-                    "WHERE e.pgh_id > b.lo AND e.pgh_id <= b.hi AND e.pgh_id > %s AND e.pgh_id <= %s",
-                    [lows, self._last_ids, self._times, self.first_event_id, last],
-                )
-                moved += cursor.rowcount
-        # A context's creation time is part of the record: only the table's owner, which the demo
-        # runs as, may move it.
-        with pgtrigger.ignore(guards.CONTEXT_GUARD), connection.cursor() as cursor:
+        return backdate(self.first_event_id, self._last_ids, self._times, self._contexts)
+
+
+def backdate(
+    first_event_id: int,
+    last_ids: list[int],
+    times: list[datetime],
+    contexts: dict[str, datetime],
+) -> int:
+    """Give the events after ``first_event_id`` up to ``last_ids[i]`` the time ``times[i]``, and
+    each context of ``contexts`` its time; returns the events moved."""
+    lows = [first_event_id, *last_ids[:-1]]
+    last = last_ids[-1]
+    moved = 0
+    with connection.cursor() as cursor:
+        for model in event_models():
+            # Append-only event tables refuse UPDATE; they keep their real times.
+            if getattr(model, "pgh_append_only", False):
+                continue
+            table = connection.ops.quote_name(model._meta.db_table)
             cursor.execute(
-                "UPDATE pghistory_core_context AS c SET created_at = b.at, updated_at = b.at "
-                "FROM unnest(%s::uuid[], %s::timestamptz[]) AS b(id, at) WHERE c.id = b.id",
-                [list(self._contexts), list(self._contexts.values())],
+                f"UPDATE {table} AS e SET pgh_created_at = b.at "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS b(lo, hi, at) "
+                "WHERE e.pgh_id > b.lo AND e.pgh_id <= b.hi AND e.pgh_id > %s AND e.pgh_id <= %s",
+                [lows, last_ids, times, first_event_id, last],
             )
-        return moved
+            moved += cursor.rowcount
+    # A context's creation time is part of the record: only the table's owner, which the demo
+    # runs as, may move it.
+    with pgtrigger.ignore(guards.CONTEXT_GUARD), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pghistory_core_context AS c SET created_at = b.at, updated_at = b.at "
+            "FROM unnest(%s::uuid[], %s::timestamptz[]) AS b(id, at) WHERE c.id = b.id",
+            [list(contexts), list(contexts.values())],
+        )
+    return moved
