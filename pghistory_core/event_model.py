@@ -37,13 +37,19 @@ _AUTO_TO_PLAIN: dict[type[models.Field[Any, Any]], type[models.Field[Any, Any]]]
 _DROPPED_KWARGS = ("db_default", "serialize", "parent_link", "auto_created", "db_comment")
 
 
+class CompositePrimaryKeyError(ImproperlyConfigured, ValueError):
+    """A model with a composite primary key cannot be tracked. A ValueError, as in 3.x, and
+    an ImproperlyConfigured (a configuration mistake found at startup)."""
+
+
 def _check_trackable(tracked_model: type[models.Model]) -> None:
     opts = tracked_model._meta
     if opts.abstract:
         raise ImproperlyConfigured(f"Cannot track abstract model {tracked_model.__name__}.")
     composite = getattr(models, "CompositePrimaryKey", None)
     if composite is not None and isinstance(opts.pk, composite):
-        raise ImproperlyConfigured(
+        raise CompositePrimaryKeyError(
+            "Tracking models with composite primary keys is not supported. "
             f"Cannot track {opts.label}: it has a composite primary key, and every event must "
             "reference one tracked row (pgh_obj). Give the model a single-column primary key "
             "(e.g. an id) and a UniqueConstraint over the composite fields."
@@ -383,6 +389,11 @@ class _SingleEventModel:
 
     def __get__(self, instance: Any, owner: type[Any]) -> type[Any]:
         found = set(owner.pgh_event_models.values())
+        if len(found) > 1:
+            raise ValueError(
+                f"{owner.__name__} has more than one event model. Use "
+                f"{owner.__name__}.pgh_event_models[label] to pick one by tracker label."
+            )
         if len(found) != 1:
             raise ValueError(
                 f"{owner.__name__} has {len(found)} event models; use "
