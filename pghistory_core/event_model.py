@@ -96,10 +96,23 @@ def _tracked_fields(
     return [f for f in concrete if f.name not in excluded and f.attname not in excluded]
 
 
+def _copy_generated_field(field: models.GeneratedField) -> models.GeneratedField:
+    """As django-pghistory 3.x: the event table computes the generated column itself from the
+    event's copied columns (the triggers leave it out of their INSERT). The event model keeps
+    the same declaration, so a 3.x event table needs no migration."""
+    _, _, args, kwargs = field.deconstruct()
+    for name in _DROPPED_KWARGS:
+        kwargs.pop(name, None)
+    kwargs.pop("unique", None)
+    kwargs.pop("primary_key", None)
+    kwargs["db_column"] = field.column
+    return models.GeneratedField(*args, **kwargs)
+
+
 def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]) -> Any:
     """A copy of a tracked field for the event table: no uniqueness, no constraints."""
-    if isinstance(field, models.GeneratedField) and field.output_field is not None:
-        field = field.output_field
+    if isinstance(field, models.GeneratedField):
+        return _copy_generated_field(field)
     if field.is_relation:
         # Deconstructing a relation asks the app registry about swappable models, which is
         # not ready while models are being declared; the copy keeps its own swappable logic.
