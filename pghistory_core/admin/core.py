@@ -128,7 +128,7 @@ class _EchoFilter(admin.SimpleListFilter):
     """A parameter given in the URL (by a link), shown as the only choice."""
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = request.GET.get(self.parameter_name)
+        value = request.GET.get(str(self.parameter_name))
         return [(value, value)] if value else []
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
@@ -256,7 +256,7 @@ class EventsAdmin(BaseEventAdmin):
     def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
         return config.admin_list_display()
 
-    def get_list_filter(self, request: HttpRequest) -> list[Any]:  # type: ignore[override]
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
         filters: list[Any] = [LabelFilter, EventModelFilter]
         if "obj" in request.GET:
             filters += [MethodFilter, ObjFilter, BackFilter]
