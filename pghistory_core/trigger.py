@@ -18,6 +18,14 @@ from pghistory_core.trackers import RowEvent
 from pghistory_core.triggers import EventTrigger, _condition_sql, _trigger_name
 
 
+class _FuncSQL(str):
+    """The function body; ``.func`` as on the object 3.x's ``get_func`` returns."""
+
+    @property
+    def func(self) -> str:
+        return str(self)
+
+
 class Event(EventTrigger):
     """3.x's ``pghistory.trigger.Event(event_model=…, label=…, operation=…, …)``."""
 
@@ -57,6 +65,9 @@ class Event(EventTrigger):
             level=level or event_model.pgh_level or config.level(),
             condition_sql=_condition_sql(tracker, event_model, op),
         )
+
+    def get_func(self, model: Any) -> str:
+        return _FuncSQL(super().get_func(model))
 
 
 __all__ = ["Event"]

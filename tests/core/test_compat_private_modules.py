@@ -32,6 +32,7 @@ def test_trigger_event_takes_3x_arguments_and_leaves_generated_columns_out():
     trigger = Event(event_model=event_model, label="measured", operation=pgtrigger.Update)
     assert trigger.name == "measured_update"
     func = trigger.get_func(Measurement)
+    assert func.func == func  # 3.x code reads get_func(model).func
     insert = func.split("INSERT INTO", 1)[1].split(")", 1)[0]
     assert '"value"' in insert and '"doubled"' not in insert
     with pytest.raises(ValueError, match='Must provide "label"'):
