@@ -61,7 +61,7 @@ def last_labels(
     labels = {}
     for event in newest:
         label = _label(model, event, event_model.pgh_tracked_fields)
-        pk = wanted.get(str(event.pgh_obj_id))
+        pk = wanted.get(str(event.pgh_obj_id))  # type: ignore[attr-defined,unused-ignore]
         if label is not None and pk is not None:
             labels[pk] = label
     return labels

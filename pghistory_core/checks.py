@@ -15,7 +15,8 @@ def check_pgtrigger_installed(**kwargs: Any) -> list[checks.CheckMessage]:
         return []
     return [
         checks.Error(
-            "pghistory_core needs django-pgtrigger: add 'pgtrigger' to INSTALLED_APPS.",
+            # 3.x's sentence first (code written for 3.x matches it), then ours.
+            'Add "pgtrigger" to settings.INSTALLED_APPS: pghistory_core needs django-pgtrigger.',
             hint="Without it, event triggers are never installed and no history is recorded.",
             id="pghistory_core.E001",
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pgtrigger
 from django.conf import settings
@@ -12,6 +12,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
+    from django.db.models import Model, QuerySet
+
     from pghistory_core import fields as config_fields
     from pghistory_core.trackers import Tracker
 
@@ -206,6 +208,70 @@ from pghistory_core.fields import (  # noqa: E402
     RelatedField,
 )
 
+# The events admin of django-pghistory 3.x (the ``pghistory_core.admin`` app). These names do
+# not collide with pghistory_admin's own ``PGHISTORY_ADMIN_*`` settings.
+
+
+def _model_label(label: str) -> str:
+    """3.x's ``"pghistory.Events"`` names ``"pghistory_core.Events"`` after the rename."""
+    app_label, _, model_name = label.partition(".")
+    return f"pghistory_core.{model_name}" if app_label == "pghistory" else label
+
+
+def admin_ordering() -> list[str]:
+    """``PGHISTORY_ADMIN_ORDERING``: the events admin's ordering (``["-pgh_created_at"]``)."""
+    ordering = _get("ADMIN_ORDERING", "-pgh_created_at") or []
+    return [ordering] if isinstance(ordering, str) else list(ordering)
+
+
+def admin_model() -> type[Model]:
+    """``PGHISTORY_ADMIN_MODEL``: the aggregate model the events admin lists
+    (``"pghistory_core.Events"``; ``"pghistory.X"`` labels of 3.x are accepted)."""
+    from django.apps import apps
+
+    return apps.get_model(_model_label(str(_get("ADMIN_MODEL", "pghistory_core.Events"))))
+
+
+def admin_queryset() -> QuerySet[Any]:
+    """``PGHISTORY_ADMIN_QUERYSET``: the events admin's queryset (all events of
+    ``admin_model()`` in ``admin_ordering()``)."""
+    queryset = _get("ADMIN_QUERYSET", None)
+    if queryset is None:
+        return admin_model()._default_manager.order_by(*admin_ordering())
+    return cast("QuerySet[Any]", queryset)
+
+
+def admin_class() -> type[Any]:
+    """``PGHISTORY_ADMIN_CLASS``: the ModelAdmin of the events admin (a subclass, or dotted
+    path to a subclass, of ``pghistory_core.admin.EventsAdmin``)."""
+    from pghistory_core.admin import EventsAdmin
+
+    value = _get("ADMIN_CLASS", EventsAdmin)
+    if isinstance(value, str):
+        value = import_string(value.replace("pghistory.admin.", "pghistory_core.admin.", 1))
+    if not (isinstance(value, type) and issubclass(value, EventsAdmin)):
+        raise ImproperlyConfigured(
+            "PGHISTORY_ADMIN_CLASS must be a subclass of pghistory_core.admin.EventsAdmin, "
+            f"not {value!r}."
+        )
+    return value
+
+
+def admin_all_events() -> bool:
+    """``PGHISTORY_ADMIN_ALL_EVENTS``: list every event when no filter is chosen (``True``);
+    ``False`` shows none until a filter narrows the list."""
+    return bool(_get("ADMIN_ALL_EVENTS", True))
+
+
+def admin_list_display() -> list[str]:
+    """``PGHISTORY_ADMIN_LIST_DISPLAY``: the events admin's columns (the time, object, diff;
+    plus user and url when listing ``MiddlewareEvents``)."""
+    defaults = ["pgh_created_at", "pgh_obj_model", "pgh_obj_id", "pgh_diff"]
+    if admin_queryset().model._meta.label == "pghistory_core.MiddlewareEvents":
+        defaults += ["user", "url"]
+    return list(_get("ADMIN_LIST_DISPLAY", defaults))
+
+
 __all__ = [
     "CONTEXT_ID_SETTING",
     "CONTEXT_METADATA_SETTING",
@@ -219,6 +285,12 @@ __all__ = [
     "ForeignKey",
     "ObjForeignKey",
     "RelatedField",
+    "admin_all_events",
+    "admin_class",
+    "admin_list_display",
+    "admin_model",
+    "admin_ordering",
+    "admin_queryset",
     "append_only",
     "base_model",
     "context_field",

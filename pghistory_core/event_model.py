@@ -37,13 +37,19 @@ _AUTO_TO_PLAIN: dict[type[models.Field[Any, Any]], type[models.Field[Any, Any]]]
 _DROPPED_KWARGS = ("db_default", "serialize", "parent_link", "auto_created", "db_comment")
 
 
+class CompositePrimaryKeyError(ImproperlyConfigured, ValueError):
+    """A model with a composite primary key cannot be tracked. A ValueError, as in 3.x, and
+    an ImproperlyConfigured (a configuration mistake found at startup)."""
+
+
 def _check_trackable(tracked_model: type[models.Model]) -> None:
     opts = tracked_model._meta
     if opts.abstract:
         raise ImproperlyConfigured(f"Cannot track abstract model {tracked_model.__name__}.")
     composite = getattr(models, "CompositePrimaryKey", None)
     if composite is not None and isinstance(opts.pk, composite):
-        raise ImproperlyConfigured(
+        raise CompositePrimaryKeyError(
+            "Tracking models with composite primary keys is not supported. "
             f"Cannot track {opts.label}: it has a composite primary key, and every event must "
             "reference one tracked row (pgh_obj). Give the model a single-column primary key "
             "(e.g. an id) and a UniqueConstraint over the composite fields."
@@ -90,10 +96,23 @@ def _tracked_fields(
     return [f for f in concrete if f.name not in excluded and f.attname not in excluded]
 
 
+def _copy_generated_field(field: models.GeneratedField) -> models.GeneratedField:
+    """As django-pghistory 3.x: the event table computes the generated column itself from the
+    event's copied columns (the triggers leave it out of their INSERT). The event model keeps
+    the same declaration, so a 3.x event table needs no migration."""
+    _, _, args, kwargs = field.deconstruct()
+    for name in _DROPPED_KWARGS:
+        kwargs.pop(name, None)
+    kwargs.pop("unique", None)
+    kwargs.pop("primary_key", None)
+    kwargs["db_column"] = field.column
+    return models.GeneratedField(*args, **kwargs)
+
+
 def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]) -> Any:
     """A copy of a tracked field for the event table: no uniqueness, no constraints."""
-    if isinstance(field, models.GeneratedField) and field.output_field is not None:
-        field = field.output_field
+    if isinstance(field, models.GeneratedField):
+        return _copy_generated_field(field)
     if field.is_relation:
         # Deconstructing a relation asks the app registry about swappable models, which is
         # not ready while models are being declared; the copy keeps its own swappable logic.
@@ -383,6 +402,11 @@ class _SingleEventModel:
 
     def __get__(self, instance: Any, owner: type[Any]) -> type[Any]:
         found = set(owner.pgh_event_models.values())
+        if len(found) > 1:
+            raise ValueError(
+                f"{owner.__name__} has more than one event model. Use "
+                f"{owner.__name__}.pgh_event_models[label] to pick one by tracker label."
+            )
         if len(found) != 1:
             raise ValueError(
                 f"{owner.__name__} has {len(found)} event models; use "

@@ -124,8 +124,8 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
     ]
     if not candidates:
         raise ValueError(
-            f'"{label}" is not the label of a tracker of {obj._meta.label}; '
-            "add pghistory_core.ManualEvent(label) to its @track()."
+            f'"{label}" is not a registered tracker label for model {obj.__class__.__name__}. '
+            f"Add pghistory_core.ManualEvent({label!r}) to the @track() of {obj._meta.label}."
         )
     if obj.pk is None:
         raise ValueError(f"Save {obj._meta.label} before creating an event for it.")

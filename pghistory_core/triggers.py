@@ -97,6 +97,8 @@ def _source(
 
     joins: dict[type[models.Model], str] = {}
     for name in event_model.pgh_tracked_fields:
+        if isinstance(field(event_model, name), models.GeneratedField):
+            continue  # the event table computes it (Postgres refuses a value for it)
         owner = concrete(field(tracked, name).model)
         columns.append(column(event_model, name))
         if owner is concrete(tracked):

@@ -11,6 +11,19 @@ from django.db import models
 JSONField = models.JSONField
 
 
+def _psycopg_major_version() -> int:
+    """3 when psycopg 3 is installed (Django prefers it), else 2 (psycopg2)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return 2
+    return 3
+
+
+#: 3.x's ``pghistory.utils.psycopg_maj_version``: the major version of the Postgres driver.
+psycopg_maj_version: int = _psycopg_major_version()
+
+
 def related_model(field: Any) -> type[models.Model] | None:
     """The concrete model a relation points at (``None`` for other fields), as in 3.x."""
     target = getattr(field, "related_model", None)
@@ -19,4 +32,4 @@ def related_model(field: Any) -> type[models.Model] | None:
     return target._meta.concrete_model or target
 
 
-__all__ = ["JSONField", "related_model"]
+__all__ = ["JSONField", "psycopg_maj_version", "related_model"]

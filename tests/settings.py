@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory_core",
     "pghistory_admin",
+    "pghistory_core.admin",
     "tests.testapp",
 ]
 

@@ -55,7 +55,7 @@ def test_missing_apps_are_reported_together():
 def test_missing_pgtrigger_is_reported_once():
     with override_settings(INSTALLED_APPS=_without("INSTALLED_APPS", "pgtrigger")):
         messages = django_checks.run_checks()
-    about_pgtrigger = [m.id for m in messages if "'pgtrigger'" in m.msg]
+    about_pgtrigger = [m.id for m in messages if "pgtrigger" in m.msg and "INSTALLED_APPS" in m.msg]
     # pghistory_core's own check names it; ours does not repeat it.
     assert about_pgtrigger == ["pghistory_core.E001"]
 

@@ -13,7 +13,7 @@ def test_pgtrigger_missing():
     with override_settings(INSTALLED_APPS=installed):
         errors = checks.check_pgtrigger_installed()
     assert [e.id for e in errors] == ["pghistory_core.E001"]
-    assert "add 'pgtrigger' to INSTALLED_APPS" in errors[0].msg
+    assert 'Add "pgtrigger" to settings.INSTALLED_APPS' in errors[0].msg
 
 
 def test_pgtrigger_present():

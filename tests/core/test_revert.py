@@ -63,7 +63,7 @@ def test_create_event_records_database_values_with_context(author):
 
 
 def test_create_event_needs_a_known_label(author):
-    with pytest.raises(ValueError, match="not the label of a tracker"):
+    with pytest.raises(ValueError, match="is not a registered tracker label for model"):
         pghistory_core.create_event(author, label="nope")
 
 

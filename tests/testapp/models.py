@@ -247,3 +247,13 @@ class CompatEvents(Events):
 
     class Meta:
         proxy = True
+
+
+@pghistory_core.track()
+class Measurement(models.Model):
+    """A generated column: the event table computes its own (as 3.x)."""
+
+    value = models.IntegerField()
+    doubled = models.GeneratedField(
+        expression=models.F("value") * 2, output_field=models.IntegerField(), db_persist=True
+    )
