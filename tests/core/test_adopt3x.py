@@ -10,20 +10,18 @@ step runs in a fresh interpreter on a database of its own.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import devdb
+from tests.steps import run_step, server_sql
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "tests" / "compat3x"
@@ -64,22 +62,8 @@ PAGES = [OBJECT_HISTORY, DELETED_HISTORY, AUDIT_LOG]
 _names = itertools.count()
 
 
-def _driver():
-    try:
-        return importlib.import_module("psycopg")
-    except ImportError:  # pragma: no cover - psycopg2-only environments
-        return importlib.import_module("psycopg2")
-
-
-def _sql(*statements: str, database: str = "postgres") -> None:
-    conn = _driver().connect(devdb.get_database_url(), dbname=database)
-    try:
-        conn.autocommit = True
-        cursor = conn.cursor()
-        for statement in statements:
-            cursor.execute(statement)
-    finally:
-        conn.close()
+def _sql(*statements: str) -> None:
+    server_sql(*statements, database="postgres")
 
 
 class Project:
@@ -117,18 +101,7 @@ class Project:
             "SIDE": side,
             "PYTHONPATH": os.pathsep.join([str(self.root), str(REPO)]),
         }
-        run = subprocess.run(
-            [sys.executable, "step.py", json.dumps(spec)],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=180,
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        marker = run.stdout.rindex("@@STEP@@")
-        return json.loads(run.stdout[marker + len("@@STEP@@") :])
+        return run_step(self.root, "step.py", spec, env, "@@STEP@@", timeout=180)
 
 
 @pytest.fixture(scope="module")

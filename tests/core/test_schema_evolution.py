@@ -8,18 +8,15 @@ of the installed triggers and the admin pages of the history.
 
 from __future__ import annotations
 
-import importlib
 import itertools
-import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import devdb
+from tests.steps import run_step, server_sql
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -202,22 +199,8 @@ print("@@EVO@@" + json.dumps(out, default=str))
 """
 
 
-def _driver():
-    try:
-        return importlib.import_module("psycopg")
-    except ImportError:  # pragma: no cover - psycopg2-only environments
-        return importlib.import_module("psycopg2")
-
-
 def _admin_sql(*statements: str) -> None:
-    conn = _driver().connect(devdb.get_database_url())
-    try:
-        conn.autocommit = True
-        cursor = conn.cursor()
-        for statement in statements:
-            cursor.execute(statement)
-    finally:
-        conn.close()
+    server_sql(*statements)
 
 
 _names = itertools.count()
@@ -259,19 +242,7 @@ class Project:
             "EVO_WITH_APP": "1" if self.with_app else "0",
             "PYTHONPATH": os.pathsep.join([str(self.root), str(REPO)]),
         }
-        run = subprocess.run(
-            [sys.executable, "evo_step.py", json.dumps(spec)],
-            cwd=self.root,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        marker = run.stdout.rindex("@@EVO@@")
-        return json.loads(run.stdout[marker + len("@@EVO@@") :])
+        return run_step(self.root, "evo_step.py", spec, env, "@@EVO@@", timeout=120, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
