@@ -14,12 +14,14 @@ read from the models that track it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router
+from django.db.models.expressions import RawSQL
 
 from pghistory_core import conditions, event_kinds
 from pghistory_core.meta import column, pk
@@ -163,67 +165,126 @@ def _table(event_model: type[Event]) -> tuple[str, str]:
     return quote(event_model._meta.db_table), quote(column(event_model, "pgh_obj"))
 
 
-def _aggregate(
-    event_models: list[type[Event]],
-    columns: Callable[[type[Event]], tuple[list[str], list[Any]]],
-    obj_pk: Any,
-    using: str,
-    where: Callable[[type[Event]], tuple[str, list[Any]]] | None = None,
-    prefix: tuple[str, list[Any]] = ("", []),
-) -> dict[type[Event], tuple[Any, ...]]:
-    """One statement: per event model, aggregates (``bigint``) over the object's events.
-
-    No ``ORDER BY … LIMIT``: with one, the planner may walk the primary key newest first and
-    filter on the object, which crosses the whole table when a field never changed. Aggregates
-    read the object's events on the ``(pgh_obj_id, pgh_id)`` index, and only those.
-    """
-    parts: list[str] = []
-    params: list[Any] = list(prefix[1])
-    for index, event_model in enumerate(event_models):
-        table, obj = _table(event_model)
-        sql, column_params = columns(event_model)
-        extra, extra_params = where(event_model) if where else ("", [])
-        parts.append(
-            f"SELECT {index}, count(*), ARRAY[{', '.join(sql)}]::bigint[] FROM {table} AS e "
-            f"WHERE e.{obj} = %s{extra}"
-        )
-        params += [*column_params, obj_pk, *extra_params]
-    with connections[using].cursor() as cursor:
-        cursor.execute(prefix[0] + " UNION ALL ".join(parts), params)
-        return {event_models[row[0]]: tuple(row[2]) for row in cursor.fetchall()}
+def _fields_of(event_model: type[Event], names: list[str]) -> list[str]:
+    return [n for n in names if n in event_model.pgh_tracked_fields]
 
 
 _REF = "_pgh_ref"
+#: The annotation carrying the scan on the current row (``blame`` of an existing object).
+_SCAN = "_pgh_blame_scan"
 
 
 def _current_row_sql(
     model: type[models.Model], names: list[str], obj_pk: Any, using: str
 ) -> tuple[str, list[Any]]:
-    """``WITH _pgh_ref AS (…)``: the row's current values (the ORM writes it, so inherited
-    fields are joined in), column ``_pgh_<i>`` for ``names[i]``."""
+    """``_pgh_ref AS (…)``: the row's current values (the ORM writes it, so inherited fields
+    are joined in), column ``_pgh_<i>`` for ``names[i]``."""
     aliases = {f"_pgh_{index}": models.F(name) for index, name in enumerate(names)}
     queryset = model._base_manager.using(using).filter(pk=obj_pk).values(**aliases)
     sql, params = queryset.query.get_compiler(using).as_sql()
-    return f"WITH {_REF} AS ({sql}) ", list(params)
+    return f"{_REF} AS ({sql})", list(params)
 
 
-def _reference_sql(
-    model: type[models.Model],
-    name: str,
-    names: list[str],
-    exists: bool,
-    newest: tuple[type[Event], int] | None,
+def _last_values_sql(
+    event_models: list[type[Event]], names: list[str], obj_pk: Any
 ) -> tuple[str, list[Any]]:
-    """SQL of the field's current value: the row's (``_current_row_sql``), or for a deleted
-    object the value in the newest event that records it."""
-    if exists:
-        return f"(SELECT r._pgh_{names.index(name)} FROM {_REF} AS r)", []
-    if newest is None:  # pragma: no cover - a field with no recording model is not blamed
-        return "NULL", []
-    newest_model, newest_id = newest
-    table = quote(newest_model._meta.db_table)
-    column_sql = quote(column(newest_model, name))
-    return f"(SELECT r.{column_sql} FROM {table} AS r WHERE r.pgh_id = %s)", [newest_id]
+    """``_pgh_last AS (…), _pgh_ref AS (…)``: a deleted object's values, each field's from the
+    newest event of the models recording it (their last ids are index-only lookups)."""
+    lasts, params = [], []
+    for index, event_model in enumerate(event_models):
+        table, obj = _table(event_model)
+        lasts.append(f"(SELECT max(x.pgh_id) FROM {table} AS x WHERE x.{obj} = %s) AS l{index}")
+        params.append(obj_pk)
+    values = []
+    for position, name in enumerate(names):
+        branches = [
+            f"SELECT l.l{index} AS id, (SELECT r.{quote(column(event_model, name))} "
+            f"FROM {quote(event_model._meta.db_table)} AS r WHERE r.pgh_id = l.l{index}) AS v "
+            "FROM _pgh_last AS l"
+            for index, event_model in enumerate(event_models)
+            if name in event_model.pgh_tracked_fields
+        ]
+        values.append(
+            f"(SELECT u.v FROM ({' UNION ALL '.join(branches)}) AS u "
+            f"ORDER BY u.id DESC NULLS LAST LIMIT 1) AS _pgh_{position}"
+        )
+    return (
+        f"_pgh_last AS (SELECT {', '.join(lasts)}), {_REF} AS (SELECT {', '.join(values)})",
+        params,
+    )
+
+
+def _scan_sql(
+    event_models: list[type[Event]], names: list[str], obj_pk: Any, ref: tuple[str, list[Any]]
+) -> tuple[str, list[Any]]:
+    """One statement over every event model of the object, a JSON array of ``bigint``.
+
+    Per model: its first and last event and, for each field it records, the newest event
+    holding another value than ``_pgh_ref``'s (one pass of aggregates over the object's events,
+    on the ``(pgh_obj_id, pgh_id)`` index; each reference value is an InitPlan, computed once).
+    Then, per model and field, its first event after the newest differing one of all models:
+    an index-only ``min()`` each. No ``ORDER BY … LIMIT`` over the events: with one, the planner
+    may walk the primary key newest first and filter on the object, which crosses the whole
+    table when a field never changed.
+    """
+    ctes, params = [ref[0]], list(ref[1])
+    heads: list[str] = []
+    followers: list[str] = []
+    follower_params: list[Any] = []
+    for index, event_model in enumerate(event_models):
+        table, obj = _table(event_model)
+        columns = ["min(e.pgh_id) AS f", "max(e.pgh_id) AS l"]
+        heads += [f"s{index}.f", f"s{index}.l"]
+        for name in _fields_of(event_model, names):
+            position = names.index(name)
+            columns.append(
+                f"max(e.pgh_id) FILTER (WHERE e.{quote(column(event_model, name))} IS DISTINCT "
+                f"FROM (SELECT r._pgh_{position} FROM {_REF} AS r)) AS d{position}"
+            )
+            heads.append(f"s{index}.d{position}")
+            wanted = ", ".join(
+                f"s{other}.d{position}"
+                for other, other_model in enumerate(event_models)
+                if name in other_model.pgh_tracked_fields
+            )
+            followers.append(
+                f"(SELECT min(e.pgh_id) FROM {table} AS e WHERE e.{obj} = %s "
+                f"AND e.pgh_id > GREATEST({wanted}))"
+            )
+            follower_params.append(obj_pk)
+        ctes.append(
+            f"_pgh_s{index} AS (SELECT {', '.join(columns)} FROM {table} AS e WHERE e.{obj} = %s)"
+        )
+        params.append(obj_pk)
+    sources = ", ".join(f"_pgh_s{index} AS s{index}" for index in range(len(event_models)))
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT to_jsonb(ARRAY[{', '.join(heads + followers)}]::bigint[]) "
+        f"FROM {sources}"
+    )
+    return sql, params + follower_params
+
+
+def _parse_scan(
+    event_models: list[type[Event]], names: list[str], value: Any
+) -> dict[type[Event], _Scan]:
+    """The statement's array read back per event model (models without events left out)."""
+    ids = iter(json.loads(value) if isinstance(value, str | bytes) else value)
+    heads = [
+        (event_model, next(ids), next(ids), {n: next(ids) for n in _fields_of(event_model, names)})
+        for event_model in event_models
+    ]
+    scans: dict[type[Event], _Scan] = {}
+    for event_model, first, last, differing in heads:
+        following = {n: next(ids) for n in _fields_of(event_model, names)}
+        if last is None:
+            continue
+        scans[event_model] = _Scan(
+            first=first,
+            last=last,
+            differing={n: i for n, i in differing.items() if i is not None},
+            following={n: i for n, i in following.items() if i is not None},
+        )
+    return scans
 
 
 def _guarantees_change(event_model: type[Event], label: str, name: str) -> bool:
@@ -276,82 +337,6 @@ def _attribute(
     return CHANGED, next_id
 
 
-def _scan(
-    model: type[models.Model],
-    event_models: list[type[Event]],
-    names: list[str],
-    obj_pk: Any,
-    exists: bool,
-    using: str,
-) -> dict[type[Event], _Scan]:
-    """First, last, differing and following events of each event model (two or three passes)."""
-    newest: dict[str, tuple[type[Event], int]] = {}
-    if not exists:
-        # A deleted object's values are those of the newest event recording each field.
-        lasts = _aggregate(event_models, lambda m: (["max(e.pgh_id)"], []), obj_pk, using)
-        for name in names:
-            candidates = [
-                (m, row[0])
-                for m, row in lasts.items()
-                if row[0] is not None and name in m.pgh_tracked_fields
-            ]
-            if candidates:
-                newest[name] = max(candidates, key=lambda item: item[1])
-
-    def fields_of(event_model: type[Event]) -> list[str]:
-        return [n for n in names if n in event_model.pgh_tracked_fields]
-
-    def differing(event_model: type[Event]) -> tuple[list[str], list[Any]]:
-        sql, params = ["min(e.pgh_id)", "max(e.pgh_id)"], []
-        for name in fields_of(event_model):
-            ref, ref_params = _reference_sql(model, name, names, exists, newest.get(name))
-            col = quote(column(event_model, name))
-            sql.append(f"max(e.pgh_id) FILTER (WHERE e.{col} IS DISTINCT FROM {ref})")
-            params += ref_params
-        return sql, params
-
-    scans: dict[type[Event], _Scan] = {}
-    prefix = _current_row_sql(model, names, obj_pk, using) if exists else ("", [])
-    for event_model, row in _aggregate(
-        event_models, differing, obj_pk, using, prefix=prefix
-    ).items():
-        first, last, *found = row
-        if last is None:
-            continue
-        scan = scans[event_model] = _Scan(first=first, last=last)
-        scan.differing = {
-            name: pgh_id
-            for name, pgh_id in zip(fields_of(event_model), found, strict=True)
-            if pgh_id is not None
-        }
-    # The newest differing event of each field, over every model recording it.
-    wanted = {
-        name: max(ids)
-        for name in names
-        if (ids := [scan.differing[name] for scan in scans.values() if name in scan.differing])
-    }
-    if wanted:
-        recording = [m for m in scans if any(n in wanted for n in fields_of(m))]
-
-        def following(event_model: type[Event]) -> tuple[list[str], list[Any]]:
-            here = [n for n in fields_of(event_model) if n in wanted]
-            return (
-                ["min(e.pgh_id) FILTER (WHERE e.pgh_id > %s)" for _ in here] or ["NULL::bigint"],
-                [wanted[n] for n in here],
-            )
-
-        def after(event_model: type[Event]) -> tuple[str, list[Any]]:
-            here = [wanted[n] for n in fields_of(event_model) if n in wanted]
-            return " AND e.pgh_id > %s", [min(here)]
-
-        for event_model, row in _aggregate(recording, following, obj_pk, using, after).items():
-            here = [n for n in fields_of(event_model) if n in wanted]
-            scans[event_model].following = {
-                name: pgh_id for name, pgh_id in zip(here, row, strict=False) if pgh_id is not None
-            }
-    return scans
-
-
 def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) -> Blame:
     """Each tracked field's current value and the event that set it.
 
@@ -364,13 +349,8 @@ def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) 
     model, obj_pk = _resolve(obj_or_model, pk_value)
     using = using or router.db_for_read(model)
     event_models = event_kinds.object_event_models(model)
-    current = model._base_manager.using(using).filter(pk=obj_pk).first()
     names = tracked_names(event_models, model)
-    scans = (
-        _scan(model, event_models, names, obj_pk, current is not None, using)
-        if event_models
-        else {}
-    )
+    current, scans = _read(model, event_models, names, obj_pk, using)
     if current is None and not scans:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
             f"{model._meta.label} {obj_pk} has neither a row nor any recorded event."
@@ -429,6 +409,36 @@ def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) 
         first=_event(events, first_id),
         last=_event(events, last_id),
     )
+
+
+def _read(
+    model: type[models.Model],
+    event_models: list[type[Event]],
+    names: list[str],
+    obj_pk: Any,
+    using: str,
+) -> tuple[models.Model | None, dict[type[Event], _Scan]]:
+    """The current row (``None`` once deleted) and the scan of the object's events.
+
+    An existing object costs one statement: the scan rides on the row's query as an annotation.
+    """
+    queryset = model._base_manager.using(using).filter(pk=obj_pk)
+    if not event_models:
+        return queryset.first(), {}
+    ref = _current_row_sql(model, names, obj_pk, using)
+    sql, params = _scan_sql(event_models, names, obj_pk, ref)
+    # Identifiers are quoted, every value is a parameter.
+    scan = RawSQL(f"({sql})", params, output_field=models.JSONField())  # noqa: S611
+    current = queryset.annotate(**{_SCAN: scan}).first()
+    if current is not None:
+        return current, _parse_scan(event_models, names, getattr(current, _SCAN))
+    sql, params = _scan_sql(
+        event_models, names, obj_pk, _last_values_sql(event_models, names, obj_pk)
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        value = cursor.fetchone()[0]
+    return None, _parse_scan(event_models, names, value)
 
 
 def _event(events: dict[int, BlameEvent], pgh_id: int | None) -> BlameEvent | None:

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 import pghistory_core
 from pghistory_core.blame import CHANGED, CREATED, TRACKED, UNRECORDED
-from tests.testapp.models import Author, Book, Ticket
+from tests.testapp.models import Author, Book, Document, Gadget, Restaurant, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -140,26 +140,158 @@ def test_foreign_keys_are_blamed_like_any_field(edited):
     assert result["author"].event.user == 5
 
 
-def test_queries_do_not_grow_with_the_history(edited):
-    def count():
-        with CaptureQueriesContext(connection) as captured:
-            pghistory_core.blame(edited)
-        return len(captured.captured_queries)
+def _statements(call):
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return [q["sql"] for q in captured.captured_queries]
 
-    before = count()
+
+def test_queries_do_not_grow_with_the_history(edited):
+    # The row and the whole scan are one statement, the named events a second.
+    assert len(_statements(lambda: pghistory_core.blame(edited))) == 2
     for index in range(30):
         Book.objects.filter(pk=edited.pk).update(status="published" if index % 2 else "draft")
-    assert count() == before
-    assert before <= 5
+    assert len(_statements(lambda: pghistory_core.blame(edited))) == 2
 
 
-def test_the_walk_uses_the_object_index(edited):
-    # The per-field statement reads the object's events through (pgh_obj_id, pgh_id).
-    with CaptureQueriesContext(connection) as captured:
-        pghistory_core.blame(edited)
-    statement = next(q["sql"] for q in captured.captured_queries if "IS DISTINCT FROM" in q["sql"])
+def test_queries_of_a_deleted_object_do_not_grow_with_the_history(edited):
+    pk = edited.pk
+    edited.delete()
+    before = len(_statements(lambda: pghistory_core.blame(Book, pk)))
+    Book.objects.create(pk=pk, title="Again", author=edited.author)
+    for price in ("1.00", "2.00", "3.00"):
+        Book.objects.filter(pk=pk).update(price=price)
+    Book.objects.filter(pk=pk).delete()
+    assert len(_statements(lambda: pghistory_core.blame(Book, pk))) == before
+
+
+def _plan(statement):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + statement)
         plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    return plan
+
+
+@pytest.mark.parametrize("deleted", [False, True])
+def test_the_walk_uses_the_object_index(edited, deleted):
+    # Every read of the events goes through (pgh_obj_id, pgh_id), alive or deleted.
+    pk = edited.pk
+    if deleted:
+        edited.delete()
+    statements = _statements(lambda: pghistory_core.blame(Book, pk))
+    statement = next(s for s in statements if "IS DISTINCT FROM" in s)
+    plan = _plan(statement)
     assert "Seq Scan on testapp_bookevent" not in plan
+    assert "Seq Scan on testapp_bookpriceevent" not in plan
+    assert "bookevent_pkey" not in plan or deleted  # a deleted object's values: by pgh_id
+
+
+def test_an_object_with_only_its_insert(author):
+    with pghistory_core.context(user=1):
+        book = Book.objects.create(title="Once", author=author, price="3.00")
+
+    result = pghistory_core.blame(book)
+
+    assert {f.status for f in result} == {CREATED}
+    assert {f.event.pgh_id for f in result} == {result.first.pgh_id}
+    assert result.first.pgh_id == result.last.pgh_id
+    assert result["title"].event.user == 1
+
+
+def _gadget_history():
+    """A gadget whose name and price are recorded by subset event models as well."""
+    with pghistory_core.context(user=1):
+        gadget = Gadget.objects.create(name="Lamp", price="10.00")
+    with pghistory_core.context(user=2):
+        Gadget.objects.filter(pk=gadget.pk).update(name="Desk lamp")
+    with pghistory_core.context(user=3):
+        Gadget.objects.filter(pk=gadget.pk).update(price="12.00")
+    with pghistory_core.context(user=4):
+        Gadget.objects.filter(pk=gadget.pk).update(manual="manuals/lamp.pdf")
+    return gadget
+
+
+def test_fields_recorded_by_several_event_models():
+    gadget = _gadget_history()
+
+    result = pghistory_core.blame(gadget)
+
+    assert [f.name for f in result] == ["name", "price", "manual"]
+    assert (result["name"].value, result["name"].event.user) == ("Desk lamp", 2)
+    assert (result["price"].value, result["price"].event.user) == (Decimal("12.00"), 3)
+    assert (result["manual"].value, result["manual"].event.user) == ("manuals/lamp.pdf", 4)
+    assert {f.status for f in result} == {CHANGED}
+    # The insert is the only event of the full tracker's model the subset models lack.
+    assert result.first.pgh_label == "insert"
+    assert result.last.user == 4
+
+
+def test_a_deleted_row_without_a_delete_event_reads_the_newest_of_each_model():
+    gadget = _gadget_history()
+    with pghistory_core.context(user=5):
+        Gadget.objects.filter(pk=gadget.pk).update(price="15.00")
+    Gadget.objects.filter(pk=gadget.pk).delete()  # Gadget records no deletes
+
+    result = pghistory_core.blame(Gadget, gadget.pk)
+
+    assert not result.exists
+    assert result["name"].value == "Desk lamp"
+    assert result["name"].event.user == 2
+    assert result["price"].value == Decimal("15.00")
+    assert result["price"].event.user == 5
+    assert result["manual"].value == "manuals/lamp.pdf"
+    assert result.last.user == 5
+
+
+def test_a_field_changed_back_after_deletion_is_blamed_on_the_last_change(edited):
+    # Deleted: "current" is what the delete event saw, the row before it.
+    with pghistory_core.context(user=6):
+        Book.objects.filter(pk=edited.pk).update(status="published")
+    with pghistory_core.context(user=7):
+        Book.objects.filter(pk=edited.pk).update(status="draft")
+    pk = edited.pk
+    edited.delete()
+
+    result = pghistory_core.blame(Book, pk)
+
+    assert result["status"].value == "draft"
+    assert (result["status"].status, result["status"].event.user) == (CHANGED, 7)
+    assert result["title"].event.user == 2
+
+
+def test_denormalised_context_and_a_uuid_key():
+    with pghistory_core.context(user=1, url="/new"):
+        document = Document.objects.create(body="v1")
+    with pghistory_core.context(user=2, url="/edit"):
+        document.body = "v2"
+        document.save()
+
+    result = pghistory_core.blame(Document, str(document.pk))
+
+    assert result["body"].value == "v2"
+    assert result["body"].status == CHANGED
+    assert (result["body"].event.user, result["body"].event.url) == (2, "/edit")
+    assert result.first.user == 1
+
+
+def test_inherited_fields_are_read_from_the_parent_table():
+    with pghistory_core.context(user=1):
+        restaurant = Restaurant.objects.create(name="Chez", serves_pizza=False)
+    with pghistory_core.context(user=2):
+        restaurant.name = "Chez Nous"
+        restaurant.serves_pizza = True  # the child's row changes too: its trigger fires
+        restaurant.save()
+    with pghistory_core.context(user=3):
+        restaurant.name = "Chez Eux"  # only the parent's row changes: no event of the child
+        restaurant.save()
+
+    result = pghistory_core.blame(restaurant)
+
+    assert result["name"].value == "Chez Eux"
+    assert (result["name"].status, result["name"].event) == (UNRECORDED, None)
+    assert (result["serves_pizza"].status, result["serves_pizza"].event.user) == (CHANGED, 2)
+    Restaurant.objects.filter(pk=restaurant.pk).update(name="Chez Nous")
+    result = pghistory_core.blame(restaurant)
+    assert (result["name"].status, result["name"].event.user) == (CHANGED, 2)
