@@ -247,6 +247,8 @@ def _scan_sql(
                 for other, other_model in enumerate(event_models)
                 if name in other_model.pgh_tracked_fields
             )
+            # Both bounds are conditions of the (pgh_obj_id, pgh_id) index: one descent. (On a
+            # near-empty table the planner may take the primary key's range instead, as cheap.)
             followers.append(
                 f"(SELECT min(e.pgh_id) FROM {table} AS e WHERE e.{obj} = %s "
                 f"AND e.pgh_id > GREATEST({wanted}))"
