@@ -26,6 +26,8 @@ from bench import models as bench_models
 USERS = 50
 RARE_USER = USERS + 1
 EVENTS_PER_CONTEXT = 10
+#: Every this many orders change customer in each of their updates (``customer_id``).
+REASSIGNED = 24
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ STREAMS = [
         5,
         {
             "id": "obj",
-            "customer_id": "obj % 20000 + 1",
+            # Every 24th order moves to another customer in each update: 1.0% of all events
+            # change it (1.25% from the second fifth of the year on), the filter's common case.
+            "customer_id": f"(obj + CASE WHEN obj % {REASSIGNED} = 0 THEN rnd ELSE 0 END) % 20000 + 1",
             "status": "(ARRAY['placed', 'paid', 'packed', 'shipped', 'delivered'])[least(rnd, 4) + 1]",
             "total": "((obj * 13) % 50000) / 100.0 + rnd",
             "placed_at": "{start} + (obj % 365) * interval '1 day'",
