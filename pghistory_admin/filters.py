@@ -359,7 +359,8 @@ class EventFilterSet(django_filters.FilterSet):
         value = self.form.cleaned_data.get("field") if self.is_valid() else None
         if not value:
             return None
-        for choice, label in self.form.fields["field"].choices:
+        choices: Any = getattr(self.form.fields["field"], "choices", [])
+        for choice, label in choices:
             options = label if isinstance(label, list | tuple) else [(choice, label)]
             for option, option_label in options:
                 if option == value:

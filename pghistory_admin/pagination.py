@@ -83,9 +83,20 @@ class KeysetPage:
     limit: SearchLimit | None = None
     #: Whether the read went towards the start of the display order (a previous page).
     backwards: bool = False
+    #: Where the page started (an empty page's neighbours start there).
+    cursor: Cursor = field(default_factory=Cursor)
 
     def _edge(self, index: int) -> int | None:
-        return self.rows[index].pgh_id if self.rows else None
+        if self.rows:
+            return int(self.rows[index].pgh_id)
+        # No rows (a search that stopped at its limit): the neighbour on the cursor's side
+        # starts at the cursor (``before=B`` read ``< B``, so ``after=B-1`` reads ``>= B``).
+        newer_side = index == (0 if self.descending else -1)
+        if self.cursor.before is not None and newer_side:
+            return self.cursor.before - 1
+        if self.cursor.after is not None and not newer_side:
+            return self.cursor.after + 1
+        return None
 
     @property
     def limit_params(self) -> dict[str, int | None]:
@@ -162,6 +173,7 @@ def keyset_page(
             has_previous=more or cut is not None,
             limit=cut,
             backwards=True,
+            cursor=cursor,
         )
     started = cursor.before is not None or cursor.after is not None
     return KeysetPage(
@@ -170,4 +182,5 @@ def keyset_page(
         has_next=more or cut is not None,
         has_previous=started,
         limit=cut,
+        cursor=cursor,
     )

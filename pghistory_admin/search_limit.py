@@ -42,9 +42,7 @@ class SearchLimit:
     def created_at(self) -> datetime.datetime | None:
         """When the last event the read reached was written (one primary key lookup)."""
         return (
-            self.scope.filter(pgh_id=self.pgh_id)
-            .values_list("pgh_created_at", flat=True)
-            .first()
+            self.scope.filter(pgh_id=self.pgh_id).values_list("pgh_created_at", flat=True).first()
         )
 
 

@@ -20,7 +20,7 @@ from django.db.models.expressions import Col, Expression
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
-from pghistory_core.changes import ChangedFilter
+from pghistory_core.changes import ChangedFilter, ChangedTest
 from pghistory_core.meta import column, concrete, field
 from pghistory_core.triggers import literal, quote
 
@@ -443,6 +443,8 @@ class EventsQuery(Query):
         for obj_filter in self.pgh_obj_filters:
             if isinstance(obj_filter, _ContextFilter):
                 obj_filter.resolve(connection or connections["default"])
+            elif isinstance(obj_filter, ChangedFilter):
+                obj_filter.resolve(chosen)
         connection = connection or connections["default"]
         proxies = proxy_fields(self.model) if self.model is not None else []
         parts, params = [], []
@@ -593,10 +595,7 @@ class EventsQuerySet(models.QuerySet[Any]):
         changed = kwargs.get("pgh_diff__has_key")
         if isinstance(changed, str) and changed:
             del kwargs["pgh_diff__has_key"]
-            current: tuple[Any, ...] = narrowed.query.pgh_obj_filters  # type: ignore[attr-defined]
-            narrowed = narrowed._with(
-                pgh_obj_filters=(*current, ChangedFilter([changed], keys_only=True))
-            )
+            narrowed = narrowed._changed(ChangedFilter([changed], keys_only=True))
         return models.QuerySet.filter(narrowed, *args, **kwargs)
 
     def event_models(self) -> list[type[Event]]:
@@ -631,8 +630,12 @@ class EventsQuerySet(models.QuerySet[Any]):
         ``filter(pgh_diff__has_key="price")`` is ``changed("price")``. Tested in each event table
         (``pghistory_core.changes``), so reading newest first stops when the page is full.
         """
+        return self._changed(ChangedFilter(fields))
+
+    def _changed(self, changed_filter: ChangedFilter) -> EventsQuerySet:
         current: tuple[Any, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, ChangedFilter(fields)))
+        chained = self._with(pgh_obj_filters=(*current, changed_filter))
+        return chained.filter(ChangedTest(changed_filter))
 
     def references(self, *objs: Any) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""
