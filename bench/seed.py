@@ -5,8 +5,10 @@ evenly over the past year, so id order is time order). ``g % 10`` picks the trac
 get 50%, orders 30%, customers 20%, interleaved as in a live system. Within a model, event ``i``
 belongs to object ``i % objects + 1`` (round ``i / objects``), so each object's events spread over
 the whole year: round 0 is the insert, the last round of every 50th item a delete, the rest
-updates that change at least one field. Ten consecutive events share a context (a request); 70%
-of them have one, most with a user (50 users evenly, plus user 51 on a few contexts only).
+updates that change at least one field (every ``REASSIGNED``-th order changes customer in each
+update: 1.0% of all events, the changed-field filter's common case). Ten consecutive events share
+a context (a request); 70% of them have one, most with a user (50 users evenly, plus user 51 on a
+few contexts only).
 Both libraries get identical histories; only the tables differ.
 """
 
