@@ -591,7 +591,8 @@ class EventsQuerySet(models.QuerySet[Any]):
     def filter(self, *args: Any, **kwargs: Any) -> EventsQuerySet:
         document = _metadata_document(kwargs)
         narrowed = self.context_matches(document) if document else self
-        # The same rows as the diff's key test, found in each table instead of above the union.
+        # The same rows as the diff's key test, found by a lookup of each event's predecessor as
+        # the tables are read (pghistory_core.changes) instead of a diff built for every event.
         changed = kwargs.get("pgh_diff__has_key")
         if isinstance(changed, str) and changed:
             del kwargs["pgh_diff__has_key"]
@@ -627,8 +628,8 @@ class EventsQuerySet(models.QuerySet[Any]):
         """Only events that changed one of these tracked fields (names or attribute names)
         against the object's previous event: those whose ``pgh_diff`` has one of them as a key.
 
-        ``filter(pgh_diff__has_key="price")`` is ``changed("price")``. Tested in each event table
-        (``pghistory_core.changes``), so reading newest first stops when the page is full.
+        ``filter(pgh_diff__has_key="price")`` is ``changed("price")``. Tested while each event
+        table is read newest first (``pghistory_core.changes``), so a page stops when it is full.
         """
         return self._changed(ChangedFilter(fields))
 
