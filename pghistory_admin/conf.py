@@ -88,7 +88,7 @@ def field_search_limit() -> int | None:
     """``PGHISTORY_ADMIN_FIELD_SEARCH_LIMIT``: events one request tests for changes of the
     ``field`` filter (default 50,000; ``None`` or 0: no limit, a cost that grows with history).
 
-    Each event costs a lookup of its predecessor: 50,000 events take 0.1–0.2 s on the benchmark
+    Each event costs a lookup of its predecessor: 50,000 events take 0.1 to 0.2 s on the benchmark
     machine (up to a second when it is heavily loaded).
     """
     value = _get("FIELD_SEARCH_LIMIT", 50_000)
