@@ -518,6 +518,9 @@ def run(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
     from bench.pages import measure_admin
 
     results["admin"] = measure_admin(setup, repeat)
+    from bench import changed_fields
+
+    results["field_filter"] = changed_fields.measure(setup, repeat, plans_dir)
     results["export"] = _export(events, repeat, plans_dir)
     results["sizes"] = _sizes()
     return results

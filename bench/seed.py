@@ -5,8 +5,10 @@ evenly over the past year, so id order is time order). ``g % 10`` picks the trac
 get 50%, orders 30%, customers 20%, interleaved as in a live system. Within a model, event ``i``
 belongs to object ``i % objects + 1`` (round ``i / objects``), so each object's events spread over
 the whole year: round 0 is the insert, the last round of every 50th item a delete, the rest
-updates that change at least one field. Ten consecutive events share a context (a request); 70%
-of them have one, most with a user (50 users evenly, plus user 51 on a few contexts only).
+updates that change at least one field (every ``REASSIGNED``-th order changes customer in each
+update: 1.0% of all events, the changed-field filter's common case). Ten consecutive events share
+a context (a request); 70% of them have one, most with a user (50 users evenly, plus user 51 on a
+few contexts only).
 Both libraries get identical histories; only the tables differ.
 """
 
@@ -26,6 +28,8 @@ from bench import models as bench_models
 USERS = 50
 RARE_USER = USERS + 1
 EVENTS_PER_CONTEXT = 10
+#: Every this many orders change customer in each of their updates (``customer_id``).
+REASSIGNED = 24
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ STREAMS = [
         5,
         {
             "id": "obj",
-            "customer_id": "obj % 20000 + 1",
+            # Every 24th order moves to another customer in each update: 1.0% of all events
+            # change it (1.25% from the second fifth of the year on), the filter's common case.
+            "customer_id": f"(obj + CASE WHEN obj % {REASSIGNED} = 0 THEN rnd ELSE 0 END) % 20000 + 1",
             "status": "(ARRAY['placed', 'paid', 'packed', 'shipped', 'delivered'])[least(rnd, 4) + 1]",
             "total": "((obj * 13) % 50000) / 100.0 + rnd",
             "placed_at": "{start} + (obj % 365) * interval '1 day'",

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pghistory_admin import conf
 from pghistory_admin.rows import action_label
+from pghistory_core.changes import changed_columns
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -325,7 +326,46 @@ class EventFilterSet(django_filters.FilterSet):
         return queryset.filter(pgh_obj_id=str(value))
 
     def filter_field(self, queryset: Any, name: str, value: str) -> Any:
-        return queryset.filter(pgh_diff__has_key=value)
+        # Tested in each event table against the object's previous event, newest first: the
+        # views bound how far back one request searches (``search_scope``).
+        return queryset.changed(value)
+
+    def search_scope(self, queryset: Any) -> Any:
+        """The events of ``queryset`` that a search for the ``field`` filter's changes tests.
+
+        Those of the chosen event models that track the field, of the chosen object when there is
+        one (its own events, on the ``(pgh_obj, pgh_id)`` index); the other filters do not narrow
+        it, so counting them reads only primary keys. ``None`` without a valid ``field`` filter.
+        """
+        if not self.is_valid():
+            return None
+        data = self.form.cleaned_data
+        name = data.get("field")
+        if not name:
+            return None
+        label = data.get("model") or ""
+        chosen = self._subset(label) if label else self.event_models
+        tracking = [m for m in chosen if changed_columns(m, [name], keys_only=True)]
+        if not tracking:
+            return queryset.none()
+        scope = queryset.across(*tracking)
+        model = _tracked_models(self.event_models).get(label)
+        if model is not None and data.get("object") not in (None, ""):
+            scope = scope.tracks(model(pk=data["object"]))
+        return scope
+
+    def field_label(self) -> str | None:
+        """The verbose name of the ``field`` filter's field, as its choices show it."""
+        value = self.form.cleaned_data.get("field") if self.is_valid() else None
+        if not value:
+            return None
+        choices: Any = getattr(self.form.fields["field"], "choices", [])
+        for choice, label in choices:
+            options = label if isinstance(label, list | tuple) else [(choice, label)]
+            for option, option_label in options:
+                if option == value:
+                    return str(option_label)
+        return str(value)
 
     def filter_context(self, queryset: Any, name: str, value: list[tuple[str, str]]) -> Any:
         for key, pair_value in value:

@@ -20,6 +20,7 @@ from django.db.models.expressions import Col, Expression
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
+from pghistory_core.changes import ChangedFilter, ChangedTest
 from pghistory_core.meta import column, concrete, field
 from pghistory_core.triggers import literal, quote
 
@@ -355,7 +356,7 @@ def branch_sql(
     event_model: type[Event],
     *,
     proxies: Sequence[tuple[models.Field[Any, Any], list[str]]] = (),
-    obj_filters: Sequence[_ObjFilter | _ContextFilter],
+    obj_filters: Sequence[_ObjFilter | _ContextFilter | ChangedFilter],
     connection: Any = None,
 ) -> tuple[str, list[Any]] | None:
     """One ``SELECT`` of the union; ``None`` when the filters exclude the whole table."""
@@ -423,7 +424,7 @@ class EventsQuery(Query):
     """A ``Query`` whose base table is the union of the chosen event tables."""
 
     pgh_event_models: list[type[Event]] | None = None
-    pgh_obj_filters: tuple[_ObjFilter | _ContextFilter, ...] = ()
+    pgh_obj_filters: tuple[_ObjFilter | _ContextFilter | ChangedFilter, ...] = ()
 
     def get_compiler(
         self, using: str | None = None, connection: Any = None, elide_empty: bool = True
@@ -442,6 +443,8 @@ class EventsQuery(Query):
         for obj_filter in self.pgh_obj_filters:
             if isinstance(obj_filter, _ContextFilter):
                 obj_filter.resolve(connection or connections["default"])
+            elif isinstance(obj_filter, ChangedFilter):
+                obj_filter.resolve(chosen)
         connection = connection or connections["default"]
         proxies = proxy_fields(self.model) if self.model is not None else []
         parts, params = [], []
@@ -588,6 +591,12 @@ class EventsQuerySet(models.QuerySet[Any]):
     def filter(self, *args: Any, **kwargs: Any) -> EventsQuerySet:
         document = _metadata_document(kwargs)
         narrowed = self.context_matches(document) if document else self
+        # The same rows as the diff's key test, found by a lookup of each event's predecessor as
+        # the tables are read (pghistory_core.changes) instead of a diff built for every event.
+        changed = kwargs.get("pgh_diff__has_key")
+        if isinstance(changed, str) and changed:
+            del kwargs["pgh_diff__has_key"]
+            narrowed = narrowed._changed(ChangedFilter([changed], keys_only=True))
         return models.QuerySet.filter(narrowed, *args, **kwargs)
 
     def event_models(self) -> list[type[Event]]:
@@ -614,6 +623,20 @@ class EventsQuerySet(models.QuerySet[Any]):
         context_filter = _ContextFilter(alternatives)
         chained = self._with(pgh_obj_filters=(*current, context_filter))
         return chained.filter(_OuterContextTest(context_filter))
+
+    def changed(self, *fields: str) -> EventsQuerySet:
+        """Only events that changed one of these tracked fields (names or attribute names)
+        against the object's previous event: those whose ``pgh_diff`` has one of them as a key.
+
+        ``filter(pgh_diff__has_key="price")`` is ``changed("price")``. Tested while each event
+        table is read newest first (``pghistory_core.changes``), so a page stops when it is full.
+        """
+        return self._changed(ChangedFilter(fields))
+
+    def _changed(self, changed_filter: ChangedFilter) -> EventsQuerySet:
+        current: tuple[Any, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
+        chained = self._with(pgh_obj_filters=(*current, changed_filter))
+        return chained.filter(ChangedTest(changed_filter))
 
     def references(self, *objs: Any) -> EventsQuerySet:
         """Events of these objects and events whose tracked foreign keys point at them."""

@@ -66,7 +66,9 @@ __all__ = [
 ]
 
 
-def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingHttpResponse:
+def csv_response(
+    queryset: models.QuerySet[Any], *, filename: str, trailer: bytes = b""
+) -> StreamingHttpResponse:
     """Stream the CSV of ``queryset`` (see ``csv_rows``) as an attachment named ``filename``.
 
     The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``); the content is
@@ -79,7 +81,7 @@ def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingH
     download: the content yields ``FAILURE_LINE`` and re-raises, so the server aborts the
     response instead of completing it (a chunked response ends without its last chunk). A
     client that disconnects makes the server close the response, which cancels the ``COPY``
-    running for it.
+    running for it. ``trailer`` ends a complete download (e.g. ``search_limit_line``).
     """
     keys = conf.export_context_columns()
     connection = connections[queryset.db]
@@ -89,7 +91,7 @@ def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingH
     if first is not None:
         head.extend(stream(connection, first))
     return StreamingHttpResponse(
-        _fail_loudly(head, _rest(connection, statements)),
+        _fail_loudly(head, _rest(connection, statements), trailer),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": content_disposition_header(True, filename)},
     )
@@ -100,7 +102,7 @@ def _rest(connection: Any, statements: Iterator[str]) -> Iterator[bytes]:
         yield from stream(connection, statement)
 
 
-def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes], trailer: bytes) -> Iterator[bytes]:
     yield from head
     try:
         yield from rest
@@ -108,3 +110,5 @@ def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes
         logger.exception("A CSV export failed after it started; the download is incomplete.")
         yield FAILURE_LINE
         raise
+    if trailer:
+        yield trailer

@@ -17,9 +17,10 @@ from django_tables2.views import SingleTableMixin
 from pghistory_admin import conf, export, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.filters import EventFilterSet
-from pghistory_admin.pagination import MAX_ID, KeysetPage
+from pghistory_admin.pagination import BEFORE, MAX_ID, InvalidCursor, KeysetPage, Limiter, parse_id
 from pghistory_admin.permissions import viewable_event_models
 from pghistory_admin.rows import EventRow, RowBuilder
+from pghistory_admin.search_limit import SearchLimit, export_note, search_limit
 from pghistory_admin.tables import SORTS, EventTable
 from pghistory_admin.views.base import AdminPageMixin, PageMixin, querystring
 from pghistory_core.models import Context, Events
@@ -83,6 +84,17 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         self.page = self.paginate(self.get_filtered_queryset())
         self.rows = self.get_rows(self.page)
         return self.finalize(self.render_to_response(self.get_context_data()))
+
+    def get_limiter(self) -> Limiter | None:
+        """A search for a field's changes reads a bounded number of events (``search_limit``)."""
+        scope = self.filterset.search_scope(self.get_queryset())
+        if scope is None:
+            return None
+
+        def limit(start: int | None, descending: bool) -> SearchLimit | None:
+            return search_limit(scope, start=start, descending=descending)
+
+        return limit
 
     def get_rows(self, page: KeysetPage) -> list[EventRow]:
         return RowBuilder(self.get_links(), using=conf.read_database()).build(page.rows)
@@ -150,6 +162,8 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
             rows=self.rows,
             sort=self.get_sort(),
             context_panel=self.get_context_panel(),
+            search_limit=self.page.limit,
+            search_field=self.filterset.field_label() if self.page.limit else None,
             export_url=self.get_export_url(),
             results_url=self.request.path,
             # A swap of the results also refreshes the "changed field" choices (they follow the
@@ -176,12 +190,38 @@ class AuditLogExportView(AuditLogView):
         queryset = self.get_filtered_queryset()
         if queryset is None:
             return self.invalid_filters_response()
+        scope = self.filterset.search_scope(self.get_queryset())
         try:
-            return export.csv_response(queryset.order_by("-pgh_id"), filename=self.filename)
+            # Only a search for a field's changes goes on from a cursor (see limit_export).
+            before = parse_id(request.GET.get(BEFORE)) if scope is not None else None
+        except InvalidCursor:
+            return self.invalid_filters_response()
+        try:
+            queryset, trailer = self.limit_export(queryset, scope, before)
+            return export.csv_response(
+                queryset.order_by("-pgh_id"), filename=self.filename, trailer=trailer
+            )
         except DatabaseError as error:
             if not timeouts.is_timeout(error):
                 raise
             return self.timeout_response()
+
+    def limit_export(
+        self, queryset: QuerySet[Any], scope: QuerySet[Any] | None, before: int | None
+    ) -> tuple[QuerySet[Any], bytes]:
+        """A search for a field's changes (``scope``: the events it tests) exports what the
+        pages of the same URL show until one says where the search stopped: the events below
+        ``before`` as far as ``search_limit`` goes. The last line of the file then says so."""
+        if scope is None:
+            return queryset, b""
+        if before is not None:
+            queryset = queryset.filter(pgh_id__lt=before)
+        with timeouts.statement_timeout():
+            limit = search_limit(scope, start=before, descending=True)
+            if limit is None:
+                return queryset, b""
+            note = export_note(limit, self.filterset.form.cleaned_data["field"])
+        return queryset.filter(pgh_id__gte=limit.pgh_id), note
 
     def invalid_filters_response(self) -> HttpResponse:
         """The audit log with the filter form's errors, and no rows."""

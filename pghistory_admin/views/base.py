@@ -19,6 +19,7 @@ from pghistory_admin.pagination import (
     Cursor,
     InvalidCursor,
     KeysetPage,
+    Limiter,
     keyset_page,
     page_size,
     parse_cursor,
@@ -144,11 +145,21 @@ class PageMixin(AdminPageMixin):
             self.cursor_error = True
             return None
 
+    def get_limiter(self) -> Limiter | None:
+        """Where a page's read must stop (``search_limit``), if anywhere."""
+        return None
+
     def paginate(self, queryset: QuerySet[Any] | None) -> KeysetPage:
         cursor = self.get_cursor()
         if queryset is None or cursor is None:
             return KeysetPage(descending=self.descending)
-        return keyset_page(queryset, cursor, size=self.get_page_size(), descending=self.descending)
+        return keyset_page(
+            queryset,
+            cursor,
+            size=self.get_page_size(),
+            descending=self.descending,
+            limit=self.get_limiter(),
+        )
 
     def get_pagination_context(self, page: KeysetPage) -> dict[str, Any]:
         return {
@@ -159,4 +170,5 @@ class PageMixin(AdminPageMixin):
                 querystring(self.request, **page.previous_params) if page.has_previous else None
             ),
             "first_url": querystring(self.request, before=None, after=None),
+            "limit_url": querystring(self.request, **page.limit_params) if page.limit else None,
         }
