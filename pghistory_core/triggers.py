@@ -208,10 +208,11 @@ class EventTrigger(pgtrigger.Trigger):
             pk_sql = quote(_pk_column(event_model))
             condition = pgtrigger.Condition(f"(OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql})")
             # UPDATE OF: Postgres skips the trigger, WHEN included, for every UPDATE that does
-            # not assign the key, which Django's never do (save(), update()): row-at-a-time
-            # writers stop paying for a WHEN on every row. A key changed by a BEFORE trigger
-            # alone is not seen (README, "How the triggers work").
-            trigger_operation = pgtrigger.UpdateOf(_pk_column(event_model))
+            # not assign the key (save() never does, update() only when told to change it), so
+            # row-at-a-time writers stop paying for a WHEN on every row. A key changed by a
+            # BEFORE trigger alone is not seen (README, "How the triggers work").
+            pk_column = _pk_column(event_model)
+            trigger_operation = pgtrigger.UpdateOf(pk_column)  # type: ignore[no-untyped-call]
         elif not statement and condition_sql:
             condition = pgtrigger.Condition(f"(({condition_sql}))")
         super().__init__(
