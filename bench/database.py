@@ -81,12 +81,14 @@ def triggers_disabled() -> Iterator[None]:
 def set_context() -> None:
     """Open a history context inside the current transaction, as both trigger libraries read it.
 
-    pghistory-admin and django-pghistory read the same transaction-local settings.
+    django-pghistory reads ``pghistory.context_*``, pghistory-admin ``pghistory_core.context_*``.
     """
     execute(
         "SELECT set_config('pghistory.context_id', %s, true), "
-        "set_config('pghistory.context_metadata', %s, true)",
-        [CONTEXT_ID, CONTEXT_METADATA],
+        "set_config('pghistory.context_metadata', %s, true), "
+        "set_config('pghistory_core.context_id', %s, true), "
+        "set_config('pghistory_core.context_metadata', %s, true)",
+        [CONTEXT_ID, CONTEXT_METADATA, CONTEXT_ID, CONTEXT_METADATA],
     )
 
 

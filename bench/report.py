@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"name": name, "target": target, "measured": measured, "ok": ok, "note": note})
 
     if "writes" in results:
-        for op, limit in (("update", 2.0), ("bulk_create", 1.3), ("save", 1.25)):
+        for op, limit in (("bulk_create", 1.3), ("save", 1.25)):
             ratio = _ratio(results, op, f"{OURS}+ctx")
             if ratio is not None:
                 by_min = _ratio(results, op, f"{OURS}+ctx", "min")
@@ -68,6 +69,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     ratio <= limit,
                     f"{ratio / limit - 1:+.0%} vs target" if ratio > limit else "",
                 )
+        _write_speed_targets(results, add)
         ours, peer = (
             _write(results, "delete", f"{OURS}+ctx"),
             _write(results, "delete", f"{PEER}+ctx"),
@@ -218,6 +220,56 @@ def _field_filter(reads: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _write_speed_targets(results: dict[str, Any], add: Callable[..., None]) -> None:
+    """Issue 15 items 3-4: row-at-a-time writers, and ``update()``/``delete()`` against their floor."""
+    diagnostics = results["writes"].get("_diagnostics", {})
+    saves = results["writes"].get("_config", {}).get("saves", 1)
+    for name, per_variant in diagnostics.get("sql_single_rows", {}).items():
+        base, ours, peer = (per_variant.get(k) for k in ("untracked", f"{OURS}+ctx", f"{PEER}+ctx"))
+        if not (base and ours and peer):
+            continue
+
+        def cost(entry: dict[str, Any], stat: str = "median", base: dict[str, Any] = base) -> float:
+            return (entry[stat] - base[stat]) / saves * 1e6
+
+        add(
+            f"single-row `{name.upper()}` statements (PL/pgSQL loop), inside a context",
+            f"per statement ≤ {PEER}",
+            f"+{cost(ours):.0f} µs vs +{cost(peer):.0f} µs over untracked "
+            f"({ours['median'] / base['median']:.2f}x vs {peer['median'] / base['median']:.2f}x; "
+            f"mins +{cost(ours, 'min'):.0f} vs +{cost(peer, 'min'):.0f} µs)",
+            ours["median"] <= peer["median"],
+        )
+    ours_update, peer_update = (
+        _write(results, "update", f"{OURS}+ctx"),
+        _write(results, "update", f"{PEER}+ctx"),
+    )
+    if ours_update and peer_update:
+        speedup = peer_update["median"] / ours_update["median"]
+        add(
+            "`update()` inside a context",
+            f"≥ 2.5x faster than {PEER}",
+            f"{speedup:.1f}x faster (ratio of mins "
+            f"{peer_update['min'] / ours_update['min']:.1f}x; "
+            f"{_ratio(results, 'update', f'{OURS}+ctx'):.2f}x untracked)",
+            speedup >= 2.5,
+        )
+    floor = diagnostics.get("event_floor", {})
+    if "tracked update()" in floor:
+        events = list(floor["indexes"].values())[-1]
+        for op in ("update", "delete"):
+            tracked, untracked = floor[f"tracked {op}()"], floor[f"untracked {op}()"]
+            ratio = tracked["median"] / (untracked["median"] + events["median"])
+            by_min = tracked["min"] / (untracked["min"] + events["min"])
+            add(
+                f"`{op}()` of {floor['rows']:,} rows inside a context, against its floor",
+                f"≤ 1.15x (untracked `{op}()` + writing its events)",
+                f"{ratio:.2f}x (ratio of mins {by_min:.2f}x)",
+                ratio <= 1.15,
+                f"{ratio / 1.15 - 1:+.0%} vs target" if ratio > 1.15 else "",
+            )
+
+
 def _environment(env: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     settings = ", ".join(f"{k}={v}" for k, v in env["postgres_settings"].items())
@@ -312,43 +364,77 @@ def _writes(results: dict[str, Any]) -> list[str]:
                     f"| {name} | {key} | {found['execution_ms']:.1f} ms | "
                     f"{trigger_ms:.1f} ms {('(' + detail + ')') if detail else ''} | `{found['file']}` |"
                 )
-        lines += [
-            "",
-            f"{_n(config['saves'])} single-row `UPDATE`s in one PL/pgSQL loop (no ORM, no Python):",
-            "",
-        ]
-        base = diagnostics["sql_single_updates"]["untracked"]["median"]
-        for key, entry in diagnostics["sql_single_updates"].items():
-            lines.append(f"- {key}: {_s(entry['median'])} ({entry['median'] / base:.2f}x)")
-        lines.append("")
+        lines += _single_rows(diagnostics.get("sql_single_rows", {}), config["saves"])
         floor = diagnostics.get("event_floor")
         if floor:
             lines += _event_floor(floor)
     return lines
 
 
+def _single_rows(single: dict[str, Any], saves: int) -> list[str]:
+    if not single:
+        return []
+    keys = list(next(iter(single.values())))
+    lines = [
+        "",
+        f"{_n(saves)} single-row statements in one PL/pgSQL loop per operation (no ORM, no Python), "
+        "inside a context, committed, variants interleaved; median (min), and the cost per statement "
+        "over untracked:",
+        "",
+        "| statement | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, per_variant in single.items():
+        base = per_variant["untracked"]["median"]
+        cells = []
+        for key in keys:
+            entry = per_variant[key]
+            extra = (entry["median"] - base) / saves * 1e6
+            cells.append(
+                f"{_ms(entry['median'])} ({_ms(entry['min'])})"
+                + (
+                    f", +{extra:.0f} µs, {entry['median'] / base:.2f}x"
+                    if key != "untracked"
+                    else ""
+                )
+            )
+        lines.append(f"| `{name.upper()}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _event_floor(floor: dict[str, Any]) -> list[str]:
     rows = floor["rows"]
-    update = floor["untracked UPDATE"]["median"]
+    update = floor["untracked update()"]["median"]
     lines = [
         f"### The floor: writing {_n(rows)} events with each index of the event table",
         "",
         f"`INSERT … SELECT` of {_n(rows)} event rows into copies of pghistory-admin's event table with more and "
         "more of its indexes (inside no trigger: what any trigger writing one row per changed row pays at least), "
-        f"beside the untracked `UPDATE` of {_n(rows)} rows in SQL, interleaved, medians. A tracked `update()` costs "
-        "the untracked update, plus the last line, plus reading the transition tables.",
+        f"beside the untracked and the tracked `update()` and `delete()` of {_n(rows)} rows (inside a context), "
+        "interleaved, medians. The floor of a tracked write is the untracked write plus the last index line.",
         "",
-        f"| event table | median ({_n(rows)} events) | µs per event | x the untracked `UPDATE` |",
+        f"| event table | median ({_n(rows)} events) | µs per event | x the untracked `update()` |",
         "|---|---|---|---|",
-        f"| (untracked `UPDATE` of {_n(rows)} rows) | {_ms(update)} | - | 1.00x |",
     ]
-    for label, entry in floor.items():
-        if label in ("rows", "untracked UPDATE"):
-            continue
+    for label, entry in floor["indexes"].items():
         median = entry["median"]
         lines.append(
             f"| {label} | {_ms(median)} | {median / rows * 1e6:.1f} | {median / update:.2f}x |"
         )
+    events = list(floor["indexes"].values())[-1]["median"]
+    lines += [
+        "",
+        "| write | median | x the untracked write | x (untracked + writing its events) |",
+        "|---|---|---|---|",
+    ]
+    for op in ("update", "delete"):
+        untracked = floor[f"untracked {op}()"]["median"]
+        for kind in ("untracked", "tracked"):
+            median = floor[f"{kind} {op}()"]["median"]
+            lines.append(
+                f"| {kind} `{op}()` | {_ms(median)} | {median / untracked:.2f}x | "
+                f"{median / (untracked + events):.2f}x |"
+            )
     return [*lines, ""]
 
 

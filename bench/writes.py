@@ -195,12 +195,48 @@ def _sql_statements(table: str, rows: int) -> dict[str, str]:
     }
 
 
-def _single_updates_sql(table: str, saves: int) -> str:
-    return (
-        f"DO $$ BEGIN FOR i IN 1..{saves} LOOP "
-        f"UPDATE {table} SET price = price + 1, updated_at = now() WHERE id = i; "
-        "END LOOP; END $$"
-    )
+def _single_rows_sql(table: str, saves: int) -> dict[str, str]:
+    """PL/pgSQL loops writing one row per statement, as ``psql`` or another service might."""
+    statements = {
+        "insert": (
+            f"INSERT INTO {table} (name, price, status, updated_at, notes) "
+            f"VALUES ('Item ' || i, (i % 1000) + 0.5, 'draft', now(), {_NOTES_SQL})"
+        ),
+        "update": f"UPDATE {table} SET price = price + 1, updated_at = now() WHERE id = i",
+        "delete": f"DELETE FROM {table} WHERE id = i",
+    }
+    return {
+        name: f"DO $$ BEGIN FOR i IN 1..{saves} LOOP {sql}; END LOOP; END $$"
+        for name, sql in statements.items()
+    }
+
+
+def single_rows(variants: list[Variant], saves: int, repeat: int = 5) -> dict[str, Any]:
+    """``saves`` single-row INSERTs, UPDATEs and DELETEs in one PL/pgSQL loop each, inside a
+    context, committed; the variants interleaved (order rotating) in each repetition."""
+    collected: dict[str, dict[str, list[float]]] = {}
+    for rep in range(repeat):
+        shift = rep % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            table = database.table(variant.model)
+            for name, sql in _single_rows_sql(table, saves).items():
+                database.truncate(*_tables(variant))
+                if name != "insert":
+                    seed(variant.model, saves)
+                database.checkpoint()
+
+                def loop(sql: str = sql) -> None:
+                    with transaction.atomic():
+                        database.set_context()
+                        database.execute(sql)
+
+                seconds = timed(loop)[0]
+                collected.setdefault(name, {}).setdefault(variant.key, []).append(seconds)
+    database.truncate(*{t for v in variants for t in _tables(v)})
+    return {
+        name: {key: Samples(samples).as_dict() for key, samples in per_variant.items()}
+        for name, per_variant in collected.items()
+    }
 
 
 def trigger_times(plan: str) -> list[dict[str, Any]]:
@@ -215,15 +251,15 @@ def trigger_times(plan: str) -> list[dict[str, Any]]:
 
 
 def diagnose(rows: int, saves: int, plans_dir: Path) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of each write in SQL (inside a context, rolled back), and a loop of
-    single-row UPDATEs in PL/pgSQL (trigger cost without the ORM)."""
+    """EXPLAIN ANALYZE of each write in SQL (inside a context, rolled back), loops of single-row
+    statements in PL/pgSQL (trigger cost without the ORM) and the floor of ``update()``."""
     variants = [
         v
         for v in item_variants()
         if v.key in ("untracked", "pghistory-admin+ctx", "django-pghistory+ctx")
     ]
     plans_dir.mkdir(parents=True, exist_ok=True)
-    found: dict[str, Any] = {"plans": {}, "sql_single_updates": {}}
+    found: dict[str, Any] = {"plans": {}}
     for variant in variants:
         table = database.table(variant.model)
         slug = variant.key.replace("+ctx", "")
@@ -242,20 +278,8 @@ def diagnose(rows: int, saves: int, plans_dir: Path) -> dict[str, Any]:
                 "triggers": trigger_times(plan),
                 "file": str(path.name),
             }
-        timings = []
-        for _ in range(3):
-            database.truncate(*_tables(variant))
-            seed(variant.model, rows)
-            database.checkpoint()
-
-            def loop(table: str = table) -> None:
-                with transaction.atomic():
-                    database.set_context()
-                    database.execute(_single_updates_sql(table, saves))
-
-            timings.append(timed(loop)[0])
-        found["sql_single_updates"][variant.key] = Samples(timings).as_dict()
     database.truncate(*{t for v in item_variants() for t in _tables(v)})
+    found["sql_single_rows"] = single_rows(variants, saves)
     found["event_floor"] = event_floor(rows)
     return found
 
@@ -272,12 +296,14 @@ _FLOOR_INDEXES = [
 
 def event_floor(rows: int, repeat: int = 5) -> dict[str, Any]:
     """What writing ``rows`` events costs with each index of the event table, beside the untracked
-    ``UPDATE`` of as many rows: a trigger cannot write its events for less.
+    and the tracked ``update()`` and ``delete()`` of as many rows: a trigger cannot write its
+    events for less.
 
     One ``INSERT … SELECT`` of the rows of an item table into copies of the event table (same
     columns, defaults and sequence) with more and more of its indexes, every row with the same
-    context id (as in a statement inside a context), committed; the copies and the untracked
-    ``UPDATE`` interleaved in each repetition.
+    context id (as in a statement inside a context), committed; the copies, the untracked
+    ``update()``/``delete()`` and pghistory-admin's tracked ones (inside a context) interleaved in
+    each repetition.
     """
     from bench import models as bench_models
 
@@ -286,7 +312,15 @@ def event_floor(rows: int, repeat: int = 5) -> dict[str, Any]:
     source = database.table(plain)
     names = [f"bench_floor_{index}" for index in range(len(_FLOOR_INDEXES))]
     copies = [database.qn(name) for name in names]
-    samples: dict[str, list[float]] = {"untracked UPDATE": []}
+    indexes: dict[str, list[float]] = {}
+    writes: dict[str, list[float]] = {}
+    variants = {v.key: v for v in item_variants()}
+    measured = [
+        ("untracked update()", variants["untracked"], _update),
+        ("tracked update()", variants["pghistory-admin+ctx"], _update),
+        ("untracked delete()", variants["untracked"], _delete),
+        ("tracked delete()", variants["pghistory-admin+ctx"], _delete),
+    ]
     try:
         for index in range(len(_FLOOR_INDEXES)):
             database.execute(f"CREATE TABLE {copies[index]} (LIKE {events} INCLUDING DEFAULTS)")
@@ -297,20 +331,32 @@ def event_floor(rows: int, repeat: int = 5) -> dict[str, Any]:
             "price, status, updated_at, notes) SELECT now(), 'update', id, "
             f"'{database.CONTEXT_ID}'::uuid, id, name, price, status, updated_at, notes FROM {source}"
         )
-        update = _sql_statements(source, rows)["update"]
         for _ in range(repeat):
             database.truncate(plain)
             seed(plain, rows)
-            database.checkpoint()
-            samples["untracked UPDATE"].append(timed(lambda: database.execute(update))[0])
             for (label, _), name, copy in zip(_FLOOR_INDEXES, names, copies, strict=True):
                 database.truncate(name)
                 database.checkpoint()
-                samples.setdefault(label, []).append(
+                indexes.setdefault(label, []).append(
                     timed(lambda copy=copy: database.execute(insert.format(t=copy)))[0]
                 )
+            for label, variant, write in measured:
+                database.truncate(*_tables(variant))
+                database.settle_context()
+                seed(variant.model, rows)
+                database.checkpoint()
+
+                def body(variant: Variant = variant, write: Any = write) -> None:
+                    with variant.open_context(), transaction.atomic():
+                        write(variant, None)
+
+                writes.setdefault(label, []).append(timed(body)[0])
     finally:
         for copy in copies:
             database.execute(f"DROP TABLE IF EXISTS {copy}")
-        database.truncate(plain)
-    return {"rows": rows, **{label: Samples(s).as_dict() for label, s in samples.items()}}
+        database.truncate(*{t for _, v, _ in measured for t in _tables(v)})
+    return {
+        "rows": rows,
+        "indexes": {label: Samples(s).as_dict() for label, s in indexes.items()},
+        **{label: Samples(s).as_dict() for label, s in writes.items()},
+    }

@@ -23,7 +23,11 @@ from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
 from pghistory_core.config import CONTEXT_ID_SETTING, KEY_CHANGE_TABLE
 from pghistory_core.meta import column, concrete, field, pk
-from pghistory_core.trigger_sql import EventTriggerSql, HashJoinEventTriggerSql
+from pghistory_core.trigger_sql import (
+    EventTriggerSql,
+    GenericPlanEventTriggerSql,
+    GenericPlanHashJoinEventTriggerSql,
+)
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -196,18 +200,25 @@ class EventTrigger(pgtrigger.Trigger):
                 new=_NEW_ROWS if operation in ("UPDATE", "INSERT") else None,
             )
         condition = None
+        trigger_operation = getattr(pgtrigger, operation.capitalize())
         if pk_change_only:
             # Only the primary key in WHEN: Postgres refuses to change the type of a column a
             # WHEN clause uses, and django-pgtrigger's workaround (drop and re-create) loses the
             # trigger's hash comment. The tracker's condition is checked in the body instead.
             pk_sql = quote(_pk_column(event_model))
             condition = pgtrigger.Condition(f"(OLD.{pk_sql} IS DISTINCT FROM NEW.{pk_sql})")
+            # UPDATE OF: Postgres skips the trigger, WHEN included, for every UPDATE that does
+            # not assign the key (save() never does, update() only when told to change it), so
+            # row-at-a-time writers stop paying for a WHEN on every row. A key changed by a
+            # BEFORE trigger alone is not seen (README, "How the triggers work").
+            pk_column = _pk_column(event_model)
+            trigger_operation = pgtrigger.UpdateOf(pk_column)  # type: ignore[no-untyped-call]
         elif not statement and condition_sql:
             condition = pgtrigger.Condition(f"(({condition_sql}))")
         super().__init__(
             name=name,
             level=pgtrigger.Statement if statement else pgtrigger.Row,
-            operation=getattr(pgtrigger, operation.capitalize()),
+            operation=trigger_operation,
             referencing=referencing,
             condition=condition,
             declare=_declare(event_model, label),
@@ -296,8 +307,14 @@ class EventTrigger(pgtrigger.Trigger):
 
     def compile(self, model: Any) -> compiler.Trigger:
         compiled = super().compile(model)
-        joins = self.op == "UPDATE" and self.level == pgtrigger.Statement
-        template = HashJoinEventTriggerSql if joins else EventTriggerSql
+        template: type[EventTriggerSql] = EventTriggerSql
+        if self.level == pgtrigger.Statement:
+            if self.op == "UPDATE":
+                template = GenericPlanHashJoinEventTriggerSql
+            elif not _source(self.event_model, _NEW, Values())[2]:
+                # With a parent-table join a generic plan would be a nested loop or a hash join
+                # depending on the first statement's size: custom plans stay.
+                template = GenericPlanEventTriggerSql
         return compiler.Trigger(name=compiled.name, sql=template(**compiled.sql.kwargs))
 
     def get_declare(self, model: Any) -> list[tuple[str, str]]:

@@ -5,7 +5,19 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from tests.testapp.models import Author, AuthorEvent, Book, BookEvent, BookPriceEvent
+import pghistory_core
+from tests.testapp.models import (
+    Author,
+    AuthorEvent,
+    Book,
+    BookEvent,
+    BookPriceEvent,
+    Code,
+    CodeEvent,
+    Place,
+    Restaurant,
+    RestaurantEvent,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +184,96 @@ def test_the_pk_change_trigger_names_only_the_primary_key_in_its_condition():
         (definition,) = cursor.fetchone()
     condition = definition.split("WHEN", 1)[1].split("EXECUTE", 1)[0]
     assert condition.strip() == "((old.id IS DISTINCT FROM new.id))"
+
+
+def _function_settings(table):
+    """``{trigger name: SET clauses of its function}`` of the triggers on ``table``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.tgname, COALESCE(p.proconfig, '{}') FROM pg_trigger AS t "
+            "JOIN pg_proc AS p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = %s::regclass AND NOT t.tgisinternal",
+            [table],
+        )
+        return {name.split("_", 1)[1].rsplit("_", 1)[0]: set(config) for name, config in cursor}
+
+
+def test_the_pk_change_trigger_fires_only_for_updates_that_assign_the_key():
+    # Django's UPDATEs never assign the primary key, so Postgres skips the trigger (WHEN
+    # included) for them without looking at any row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE tgrelid = 'testapp_code'::regclass AND tgname LIKE '%%update_pk%%'"
+        )
+        (definition,) = cursor.fetchone()
+    assert " AFTER UPDATE OF code ON " in definition
+
+
+def test_statement_triggers_plan_their_insert_once_per_session():
+    generic = "plan_cache_mode=force_generic_plan"
+    author = _function_settings("testapp_author")
+    assert author["insert_insert"] == {generic}
+    assert author["delete_delete"] == {generic}
+    assert author["update_update"] == {generic, "enable_nestloop=off", "enable_mergejoin=off"}
+    assert author["update_update_pk"] == set()  # row-level: its plan is generic already
+    # Reading a parent table (multi-table inheritance), an INSERT's plan depends on the
+    # statement's size: planned for each statement as before.
+    restaurant = _function_settings("testapp_restaurant")
+    assert restaurant["insert_insert"] == set()
+    assert generic in restaurant["update_update"]
+
+
+@pytest.mark.parametrize("first_rows", [1, 2_000])
+def test_a_plan_made_for_one_statement_size_records_every_other_size(first_rows):
+    # The generic plan of each trigger is made by the first statement of the session: whether
+    # that wrote one row or thousands, later statements of other sizes record every row.
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD PLANS")
+    sizes = [first_rows, 3_001 - first_rows]
+    for size in sizes:
+        Author.objects.bulk_create([Author(name=f"{size}-{i}") for i in range(size)])
+    for size in sizes:
+        assert Author.objects.filter(name__startswith=f"{size}-").update(email=f"{size}@x") == size
+    for size in sizes:
+        assert Author.objects.filter(name__startswith=f"{size}-").delete()[0] == size
+    for size in sizes:
+        events = AuthorEvent.objects.filter(name__startswith=f"{size}-")
+        assert events.filter(pgh_label="insert").count() == size
+        assert events.filter(pgh_label="update", email=f"{size}@x").count() == size
+        assert events.filter(pgh_label="delete", email=f"{size}@x").count() == size
+
+
+@pytest.mark.parametrize("first_rows", [1, 500])
+def test_a_parent_table_is_read_whatever_size_the_plan_was_made_for(first_rows):
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD PLANS")
+    sizes = [first_rows, 501 - first_rows]
+    for size in sizes:
+        Place.objects.bulk_create([Place(name=f"{size}-{i}") for i in range(size)])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO testapp_restaurant (place_ptr_id, serves_pizza) "
+                "SELECT id, false FROM testapp_place WHERE name LIKE %s",
+                [f"{size}-%"],
+            )
+    for size in sizes:
+        Restaurant.objects.filter(name__startswith=f"{size}-").update(serves_pizza=True)
+    for size in sizes:
+        events = RestaurantEvent.objects.filter(name__startswith=f"{size}-")
+        assert events.filter(pgh_label="insert", serves_pizza=False).count() == size
+        assert events.filter(pgh_label="update", serves_pizza=True).count() == size
+
+
+def test_one_session_records_each_statement_with_its_own_context_and_key_changes():
+    # The cached plan takes the label, context and skipped keys as parameters of each call.
+    Code.objects.create(code="a")
+    with pghistory_core.context(step="first"):
+        Code.objects.filter(pk="a").update(value=1)
+    with pghistory_core.context(step="second"):
+        Code.objects.filter(pk="a").update(code="b", value=2)
+    Code.objects.filter(pk="b").update(value=3)
+    events = list(CodeEvent.objects.order_by("pgh_id"))
+    assert [(e.code, e.value) for e in events] == [("a", 0), ("a", 1), ("b", 2), ("b", 3)]
+    steps = [e.pgh_context.metadata["step"] if e.pgh_context else None for e in events]
+    assert steps == [None, "first", "second", None]
