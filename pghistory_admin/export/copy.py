@@ -29,6 +29,7 @@ from django.utils import timezone
 from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
+    FORMULA_PREFIXES,
     SHOWN_KEYS,
     actions,
     header,
@@ -472,21 +473,23 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
     for i, t in enumerate(tracked):
         data += [_Text(", " if i else ""), _Text(_json(t.key) + ": "), *t.text(f"_pgh_r._v{i}")]
     data.append(_Text("}"))
-    label_sql = "_pgh_r._l"
+    label_sql = _neutralise_sql("_pgh_r._l")
+    # The words are constants: defused here, not once per row.
     action = (
         "CASE _pgh_r._l "
         + "".join(
-            f"WHEN {literal(raw)} THEN {literal(word)} " for raw, word in export.actions.items()
+            f"WHEN {literal(raw)} THEN {literal(neutralise(word))} "
+            for raw, word in export.actions.items()
         )
-        + "ELSE _pgh_r._l END"
+        + f"ELSE {label_sql} END"
     )
     columns = [
         "_pgh_r.pgh_id",
         _created_sql("_pgh_r._c", zone),
         f"{literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
-        _neutralise_sql("_pgh_r._o::text"),
-        _neutralise_sql(f"({action})"),
-        _neutralise_sql(label_sql),
+        _object_id_sql(event_model, connection),
+        action,
+        label_sql,
         *(f"_pgh_c._m{i}" for i in range(4)),
         "_pgh_r._x",
         *(f"_pgh_c._k{i}" for i in range(len(keys))),
@@ -660,11 +663,30 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: Code points of ``cells.FORMULA_PREFIXES``, as ``ascii()`` gives a text's first one.
+_FORMULA_CODES = ", ".join(str(ord(prefix)) for prefix in FORMULA_PREFIXES)
+
+
 def _neutralise_sql(expression: str) -> str:
-    # The SQL twin of ``neutralise``: a leading = + - @ tab or CR gets a quote.
+    # The SQL twin of ``neutralise``: a leading = + - @ tab or CR gets a quote. ``ascii()`` of
+    # the first character costs less than a regular expression (NULL and '' stay as they are).
     return (
-        f"CASE WHEN {expression} ~ '^[=+@\\t\\r-]' THEN '''' || {expression} ELSE {expression} END"
+        f"CASE WHEN ascii({expression}) IN ({_FORMULA_CODES}) THEN '''' || {expression} "
+        f"ELSE {expression} END"
     )
+
+
+#: Object id column types whose text can start with a formula character only as a minus sign.
+_INTEGER_TYPES = {"smallint", "integer", "bigint"}
+
+
+def _object_id_sql(event_model: type[Event], connection: Any) -> str:
+    """The ``object_id`` cell, defused: an integer id by its sign, anything else by its text."""
+    if event_model.pgh_has_obj:
+        db_type = (field(event_model, "pgh_obj").db_type(connection) or "").strip().lower()
+        if db_type in _INTEGER_TYPES:
+            return "CASE WHEN _pgh_r._o < 0 THEN '''' || _pgh_r._o::text ELSE _pgh_r._o::text END"
+    return _neutralise_sql("_pgh_r._o::text")
 
 
 def _created_sql(expression: str, zone: str) -> str:
