@@ -252,7 +252,8 @@ def bounded(connection: Any) -> AbstractContextManager[Any]:
 
 def stream(connection: Any, statement: str) -> Iterator[bytes]:
     """Run ``COPY … TO STDOUT``; its output in blocks as it comes (psycopg 3) or at once."""
-    with bounded(connection), connection.cursor() as cursor:
+    # The driver's errors as Django's (``DatabaseError``), as the cursor's own methods raise them.
+    with bounded(connection), connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2: returns when the COPY is done
             output = io.BytesIO()
@@ -268,8 +269,9 @@ def copy_into(connection: Any, statement: str, write: Callable[[bytes], None]) -
     """Run ``COPY … TO STDOUT`` on ``connection`` as it is (no transaction of its own), handing
     its output to ``write`` in blocks of about ``BLOCK_SIZE`` bytes while it comes (both
     drivers). An exception raised by ``write`` stops the ``COPY`` (psycopg 3 cancels it; with
-    psycopg 2 the connection is left unusable and must be closed)."""
-    with connection.cursor() as cursor:
+    psycopg 2 the connection is left unusable and must be closed). The driver's errors are
+    raised as Django's."""
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2 writes each row to the file it is given
             sink = _BlockWriter(write)
