@@ -127,9 +127,7 @@ def csv_response(queryset: models.QuerySet[Any], *, filename: str) -> StreamingH
     workers = export_connections(queryset)
     head = [header_line(keys)]
     if workers:
-        copy = ParallelCopy(
-            queryset, workers=workers, keys=keys, first_chunk_size=FIRST_CHUNK_SIZE
-        )
+        copy = ParallelCopy(queryset, workers=workers, keys=keys, first_chunk_size=FIRST_CHUNK_SIZE)
         copy.start()
         try:
             head.extend(copy.first_chunk())

@@ -25,6 +25,7 @@ The transactions hold ``ACCESS SHARE`` locks on the event tables until the expor
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import weakref
@@ -89,10 +90,9 @@ class _State:
         for spool in spools:
             spool.close()
         for connection in raw:
-            try:
+            # Already closed: nothing runs there.
+            with contextlib.suppress(Exception):
                 connection.cancel()
-            except Exception:  # noqa: BLE001, S110 -- already closed: nothing runs there
-                pass
 
 
 def _stop(state: _State, threads: list[threading.Thread]) -> None:
@@ -169,9 +169,11 @@ class ParallelCopy:
         state = self.state
         with state.changed:
             state.changed.wait_for(
-                lambda: index in state.spools
-                or state.stopped
-                or (state.finished and index >= state.planned)
+                lambda: (
+                    index in state.spools
+                    or state.stopped
+                    or (state.finished and index >= state.planned)
+                )
             )
             spool = state.spools.get(index)
             if spool is None and state.error is not None and not state.stopped:
@@ -213,7 +215,7 @@ class _Job:
                     spool = None
         except Stopped:
             pass
-        except BaseException as error:  # noqa: BLE001 -- handed to the reader
+        except BaseException as error:
             if spool is not None:
                 spool.finish(error)
             state.fail(error)
@@ -241,9 +243,9 @@ class _Job:
             else:
                 with state.changed:
                     state.changed.wait_for(
-                        lambda: state.snapshot is not None
-                        or state.error is not None
-                        or state.stopped
+                        lambda: (
+                            state.snapshot is not None or state.error is not None or state.stopped
+                        )
                     )
                     snapshot = state.snapshot
                 if snapshot is None or not _SNAPSHOT_ID.fullmatch(snapshot):
@@ -259,9 +261,7 @@ class _Job:
             state.joined += 1
             state.changed.notify_all()
             state.changed.wait_for(
-                lambda: state.joined == state.workers
-                or state.error is not None
-                or state.stopped
+                lambda: state.joined == state.workers or state.error is not None or state.stopped
             )
             if state.stopped or state.error is not None:
                 raise Stopped
@@ -273,9 +273,11 @@ class _Job:
             with state.changed:
                 # At most ``workers`` chunks from the one being read to the newest planned.
                 state.changed.wait_for(
-                    lambda: state.stopped
-                    or state.finished
-                    or state.planned - state.consumed < state.workers
+                    lambda: (
+                        state.stopped
+                        or state.finished
+                        or state.planned - state.consumed < state.workers
+                    )
                 )
                 if state.stopped or state.finished:
                     return None

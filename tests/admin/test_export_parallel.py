@@ -28,8 +28,9 @@ from pghistory_admin.export import (
     csv_response,
     csv_rows,
     export_connections,
+    parallel,
+    spool,
 )
-from pghistory_admin.export import parallel, spool
 from pghistory_admin.timeouts import is_timeout
 from pghistory_core.models import Events
 from tests.admin.helpers import locked
@@ -54,9 +55,7 @@ def _sql(query, params=()):
 
 
 def _export_backends():
-    return _sql(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME]
-    )
+    return _sql("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME])
 
 
 def _export_threads():
@@ -83,9 +82,10 @@ def _many_authors(count):
     )
 
 
+@pytest.mark.usefixtures("varied_history")
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("chunk_size", [1, 3, 10000])
-def test_the_bytes_are_the_serial_exports(varied_history, settings, workers, chunk_size):
+def test_the_bytes_are_the_serial_exports(settings, workers, chunk_size):
     assert not connections["default"].in_atomic_block
     serial = _content(Events.objects.all(), settings, 0, chunk_size=chunk_size)
     parallel = _content(Events.objects.all(), settings, workers, chunk_size=chunk_size)
@@ -230,8 +230,10 @@ def test_a_lost_connection_mid_stream_fails_the_download(settings, small_chunks)
     response = csv_response(Events.objects.all(), filename="all.csv")  # the first chunk ran
     stream = iter(response.streaming_content)
     received = [next(stream)]
-    _sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-         [APPLICATION_NAME])
+    _sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        [APPLICATION_NAME],
+    )
     with pytest.raises(OperationalError):
         received.extend(stream)
     body = b"".join(received)
