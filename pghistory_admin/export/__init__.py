@@ -12,7 +12,7 @@ connections format the chunks at once, in one snapshot, in ``export.parallel``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from django.db import connections, models
@@ -177,7 +177,7 @@ def _rest(connection: Any, statements: Iterator[str]) -> Iterator[bytes]:
         yield from stream(connection, statement)
 
 
-def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes]) -> Generator[bytes]:
     yield from head
     try:
         yield from rest

@@ -79,6 +79,9 @@ class _State:
             self.finished = True
             self.changed.notify_all()
 
+    def closed(self) -> bool:
+        return self.stopped
+
     def stop(self) -> None:
         """Stop every thread: no more chunks, the running ``COPY``s cancelled."""
         with self.changed:
@@ -287,7 +290,7 @@ class _Job:
                 state.fail(error)
                 raise Stopped from error
             with state.changed:
-                if state.stopped:
+                if state.closed():  # while this thread planned
                     return None
                 if statement is None:
                     state.finished = True
