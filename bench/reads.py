@@ -40,6 +40,8 @@ LIBRARIES = tuple(seed.LIBRARIES)
 OURS, PEER = LIBRARIES
 #: The export of every event (the issue's target: 1,000,000 events).
 WHOLE = f"{OURS} (whole history)"
+#: The same on one connection (``PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 0``), for the ratio.
+WHOLE_ONE = f"{OURS} (whole history, one connection)"
 
 
 @dataclass(frozen=True)
@@ -300,13 +302,25 @@ def exporters() -> list[Exporter]:
         if hasattr(export, "copy_chunks"):
             how = "`pghistory_admin.export.copy_chunks` (what the admin streams)"
             copy = Exporter(OURS, OURS, how, export.copy_chunks, header=True, raw=True)
+            one = f"{how} with `PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 0` (one connection)"
             found = [
                 copy,
                 Exporter(WHOLE, OURS, how, export.copy_chunks, header=True, raw=True, whole=True),
+                Exporter(WHOLE_ONE, OURS, one, _one_connection, header=True, raw=True, whole=True),
                 Exporter(f"{OURS} (csv_rows)", OURS, csv_rows.how, export.csv_rows, True),
             ]
     how = "`Events.objects.filter(pgh_id__gt=…).order_by('-pgh_id').values_list(…).iterator(2000)`"
     return [*found, Exporter(PEER, PEER, how, _peer_rows)]
+
+
+def _one_connection(queryset: QuerySet[Any]) -> Iterator[bytes]:
+    """``copy_chunks`` on the current connection, one chunk after the other (no parallel COPYs)."""
+    from django.test import override_settings
+
+    from pghistory_admin import export
+
+    with override_settings(PGHISTORY_ADMIN_EXPORT_CONNECTIONS=0):
+        yield from export.copy_chunks(queryset)
 
 
 def _keyset_values(queryset: QuerySet[Any], chunk: int = 2000) -> Iterator[Any]:

@@ -99,3 +99,19 @@ def field_search_limit() -> int | None:
             f"PGHISTORY_ADMIN_FIELD_SEARCH_LIMIT must be a positive number of events, not {value!r}."
         )
     return value
+
+
+def export_connections() -> int:
+    """``PGHISTORY_ADMIN_EXPORT_CONNECTIONS``: connections of its own an export may open (default 2).
+
+    They read one snapshot in parallel (``export.parallel``). ``0`` runs the export on the
+    request's connection instead, one transaction per chunk, as an export inside an atomic block
+    always does (other connections cannot see its uncommitted rows).
+    """
+    value = _get("EXPORT_CONNECTIONS", 2)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            f"PGHISTORY_ADMIN_EXPORT_CONNECTIONS must be a whole number of connections (0 or "
+            f"more), not {value!r}."
+        )
+    return value

@@ -1,6 +1,6 @@
-"""The export formatted by Postgres: ``copy_chunks`` streams ``COPY … TO STDOUT``.
+"""The export formatted by Postgres: ``COPY … TO STDOUT`` statements, one per chunk.
 
-``copy_chunks`` computes the diff column in one pass per chunk and event table: the table's events
+Each chunk's ``COPY`` computes the diff column in one pass per chunk and event table: the table's events
 in the chunk's ``pgh_id`` range are ordered by object, and each gets its predecessor's values from
 ``lag(…) OVER (PARTITION BY pgh_obj ORDER BY pgh_id)``. The window runs over the range's events
 before the export's filter is applied, so a predecessor that the filter leaves out still counts.
@@ -13,9 +13,9 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,6 +29,7 @@ from django.utils import timezone
 from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
+    FORMULA_PREFIXES,
     SHOWN_KEYS,
     actions,
     header,
@@ -46,6 +47,10 @@ from pghistory_core.triggers import quote
 #: can be large (fewer objects whose predecessor lies before the chunk); psycopg 2 receives a
 #: statement's whole output at once, so its chunks stay small.
 COPY_CHUNK_SIZE = 250_000 if is_psycopg3 else 10_000
+
+#: Events per ``COPY`` of a parallel export (``export.parallel``): its output is handed over in
+#: blocks with either driver, and what the reader is not ready for waits in a spool.
+PARALLEL_CHUNK_SIZE = 100_000
 
 
 #: Bytes handed to the response at a time (psycopg 3).
@@ -79,10 +84,14 @@ _RANGE_LOOKUPS = {"exact", "gt", "gte", "lt", "lte"}
 _UTC_ZONES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Etc/UCT", "UCT", "Universal", "Zulu"}
 
 
-def copy_chunks(
-    queryset: models.QuerySet[Any], *, chunk_size: int | None = None
+def serial_chunks(
+    queryset: models.QuerySet[Any],
+    *,
+    chunk_size: int | None = None,
+    keys: list[str] | None = None,
 ) -> Iterator[bytes]:
-    """The CSV of ``queryset`` as bytes: the header, then rows formatted by ``COPY``.
+    """The CSV of ``queryset`` as bytes on the current connection: the header, then rows
+    formatted by ``COPY``, one transaction (or savepoint) per chunk.
 
     Each chunk first reads the ``pgh_id`` bounds of the next ``chunk_size`` events by keyset
     (cheap: no diff), then one ``COPY`` formats exactly those events, diffs included (see the
@@ -94,7 +103,8 @@ def copy_chunks(
     connection. Inside a transaction, each ``COPY`` runs in a savepoint, rolled back then, so the
     connection stays usable. With psycopg 2 the generator only pauses between statements.
     """
-    keys = conf.export_context_columns()
+    if keys is None:
+        keys = conf.export_context_columns()
     yield header_line(keys)
     connection = connections[queryset.db]
     for statement in copy_statements(queryset, chunk_size=chunk_size, keys=keys):
@@ -120,33 +130,66 @@ def copy_statements(
     ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``). ``first_chunk_size`` makes the first chunk
     smaller (``csv_response`` runs it before the response starts).
     """
-    if keys is None:
-        keys = conf.export_context_columns()
-    size = chunk_size or COPY_CHUNK_SIZE
-    connection = connections[queryset.db]
-    chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
-    export = _Export(
-        keys=keys,
-        zone=timezone.get_current_timezone_name(),
-        filtered=not _range_only(queryset),
-        connection=connection,
-        actions=actions(),
-        secret_pattern=_secret_key_regex(),
+    planner = ChunkPlanner(
+        queryset, chunk_size=chunk_size, keys=keys, first_chunk_size=first_chunk_size
     )
-    ordered = queryset.order_by("-pgh_id")
-    last: int | None = None
-    while True:
-        page = ordered if last is None else ordered.filter(pgh_id__lt=last)
-        wanted = first_chunk_size if last is None and first_chunk_size else size
+    while (statement := planner.next_statement()) is not None:
+        yield statement
+
+
+class ChunkPlanner:
+    """The chunks of one export, newest first: each ``next_statement()`` reads the bounds of the
+    chunk after the previous one's and builds its ``COPY``.
+
+    Every query runs on the calling thread's connection of the queryset's alias, so parallel
+    readers (``export.parallel``) take turns planning, each on its own connection. Not
+    thread-safe: callers serialise the calls.
+    """
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[Any],
+        *,
+        chunk_size: int | None = None,
+        keys: list[str] | None = None,
+        first_chunk_size: int | None = None,
+    ) -> None:
+        if keys is None:
+            keys = conf.export_context_columns()
+        self.queryset = queryset
+        self.size = chunk_size or COPY_CHUNK_SIZE
+        self.first_chunk_size = first_chunk_size
+        self.chosen = {model._meta.label: model for model in queryset.event_models()}  # type: ignore[attr-defined]
+        self.export = _Export(
+            keys=keys,
+            zone=timezone.get_current_timezone_name(),
+            filtered=not _range_only(queryset),
+            connection=connections[queryset.db],
+            actions=actions(),
+            secret_pattern=_secret_key_regex(),
+        )
+        self.ordered = queryset.order_by("-pgh_id")
+        self.last: int | None = None
+        self.done = False
+
+    def next_statement(self) -> str | None:
+        """The next chunk's ``COPY``, or ``None`` after the last one."""
+        if self.done:
+            return None
+        connection = connections[self.queryset.db]
+        first = self.last is None
+        page = self.ordered if first else self.ordered.filter(pgh_id__lt=self.last)
+        wanted = self.first_chunk_size if first and self.first_chunk_size else self.size
         chunk = _bounds(page, wanted, connection)
         if chunk is None:
-            return
-        rows = queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
-        models_ = [chosen[label] for label in chunk.labels]
-        yield _copy_sql(rows, models_, chunk, export)
-        if chunk.count < wanted:
-            return
-        last = chunk.lo
+            self.done = True
+            return None
+        rows = self.queryset.order_by().filter(pgh_id__gte=chunk.lo, pgh_id__lte=chunk.hi)
+        models_ = [self.chosen[label] for label in chunk.labels]
+        export = replace(self.export, connection=connection)
+        self.done = chunk.count < wanted
+        self.last = chunk.lo
+        return _copy_sql(rows, models_, chunk, export)
 
 
 @dataclass(frozen=True)
@@ -209,7 +252,8 @@ def bounded(connection: Any) -> AbstractContextManager[Any]:
 
 def stream(connection: Any, statement: str) -> Iterator[bytes]:
     """Run ``COPY … TO STDOUT``; its output in blocks as it comes (psycopg 3) or at once."""
-    with bounded(connection), connection.cursor() as cursor:
+    # The driver's errors as Django's (``DatabaseError``), as the cursor's own methods raise them.
+    with bounded(connection), connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2: returns when the COPY is done
             output = io.BytesIO()
@@ -218,14 +262,55 @@ def stream(connection: Any, statement: str) -> Iterator[bytes]:
             return
         # Leaving this block early (GeneratorExit at a yield) makes psycopg cancel the COPY.
         with raw.copy(statement) as copy:
-            block = bytearray()
-            for data in copy:
-                block += data
-                if len(block) >= BLOCK_SIZE:
-                    yield bytes(block)
-                    block.clear()
-            if block:
-                yield bytes(block)
+            yield from _blocks(copy)
+
+
+def copy_into(connection: Any, statement: str, write: Callable[[bytes], None]) -> None:
+    """Run ``COPY … TO STDOUT`` on ``connection`` as it is (no transaction of its own), handing
+    its output to ``write`` in blocks of about ``BLOCK_SIZE`` bytes while it comes (both
+    drivers). An exception raised by ``write`` stops the ``COPY`` (psycopg 3 cancels it; with
+    psycopg 2 the connection is left unusable and must be closed). The driver's errors are
+    raised as Django's."""
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
+        if hasattr(raw, "copy_expert"):  # psycopg2 writes each row to the file it is given
+            sink = _BlockWriter(write)
+            raw.copy_expert(statement, sink)
+            sink.flush()
+            return
+        with raw.copy(statement) as copy:
+            for block in _blocks(copy):
+                write(block)
+
+
+def _blocks(copy: Iterable[bytes]) -> Iterator[bytes]:
+    """psycopg 3 hands a ``COPY``'s output over a row at a time: gathered into blocks."""
+    block = bytearray()
+    for data in copy:
+        block += data
+        if len(block) >= BLOCK_SIZE:
+            yield bytes(block)
+            block.clear()
+    if block:
+        yield bytes(block)
+
+
+class _BlockWriter:
+    """A file for psycopg 2's ``copy_expert``: rows gathered into blocks of ``BLOCK_SIZE``."""
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self.block = bytearray()
+        self.emit = write
+
+    def write(self, data: bytes) -> None:
+        self.block += data
+        if len(self.block) >= BLOCK_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.block:
+            self.emit(bytes(self.block))
+            self.block.clear()
 
 
 @dataclass(frozen=True)
@@ -390,21 +475,23 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
     for i, t in enumerate(tracked):
         data += [_Text(", " if i else ""), _Text(_json(t.key) + ": "), *t.text(f"_pgh_r._v{i}")]
     data.append(_Text("}"))
-    label_sql = "_pgh_r._l"
+    label_sql = _neutralise_sql("_pgh_r._l")
+    # The words are constants: defused here, not once per row.
     action = (
         "CASE _pgh_r._l "
         + "".join(
-            f"WHEN {literal(raw)} THEN {literal(word)} " for raw, word in export.actions.items()
+            f"WHEN {literal(raw)} THEN {literal(neutralise(word))} "
+            for raw, word in export.actions.items()
         )
-        + "ELSE _pgh_r._l END"
+        + f"ELSE {label_sql} END"
     )
     columns = [
         "_pgh_r.pgh_id",
         _created_sql("_pgh_r._c", zone),
         f"{literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
-        _neutralise_sql("_pgh_r._o::text"),
-        _neutralise_sql(f"({action})"),
-        _neutralise_sql(label_sql),
+        _object_id_sql(event_model, connection),
+        action,
+        label_sql,
         *(f"_pgh_c._m{i}" for i in range(4)),
         "_pgh_r._x",
         *(f"_pgh_c._k{i}" for i in range(len(keys))),
@@ -578,11 +665,30 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: Code points of ``cells.FORMULA_PREFIXES``, as ``ascii()`` gives a text's first one.
+_FORMULA_CODES = ", ".join(str(ord(prefix)) for prefix in FORMULA_PREFIXES)
+
+
 def _neutralise_sql(expression: str) -> str:
-    # The SQL twin of ``neutralise``: a leading = + - @ tab or CR gets a quote.
+    # The SQL twin of ``neutralise``: a leading = + - @ tab or CR gets a quote. ``ascii()`` of
+    # the first character costs less than a regular expression (NULL and '' stay as they are).
     return (
-        f"CASE WHEN {expression} ~ '^[=+@\\t\\r-]' THEN '''' || {expression} ELSE {expression} END"
+        f"CASE WHEN ascii({expression}) IN ({_FORMULA_CODES}) THEN '''' || {expression} "
+        f"ELSE {expression} END"
     )
+
+
+#: Object id column types whose text can start with a formula character only as a minus sign.
+_INTEGER_TYPES = {"smallint", "integer", "bigint"}
+
+
+def _object_id_sql(event_model: type[Event], connection: Any) -> str:
+    """The ``object_id`` cell, defused: an integer id by its sign, anything else by its text."""
+    if event_model.pgh_has_obj:
+        db_type = (field(event_model, "pgh_obj").db_type(connection) or "").strip().lower()
+        if db_type in _INTEGER_TYPES:
+            return "CASE WHEN _pgh_r._o < 0 THEN '''' || _pgh_r._o::text ELSE _pgh_r._o::text END"
+    return _neutralise_sql("_pgh_r._o::text")
 
 
 def _created_sql(expression: str, zone: str) -> str:

@@ -644,7 +644,9 @@ def _rollbacks():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_closing_the_response_cancels_the_export_query():
+def test_closing_the_response_cancels_the_export_query(settings):
+    # On the request's connection (the parallel export: tests/admin/test_export_parallel.py).
+    settings.PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 0
     _many_authors(60_000)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid(), pg_stat_force_next_flush()")
@@ -736,6 +738,9 @@ def test_a_failure_mid_stream_fails_the_download(settings):
     from pghistory_admin.timeouts import is_timeout
 
     settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.3
+    # One transaction per chunk on the request's connection: a lock taken after the first chunk
+    # stops the next (a parallel export's transactions would hold the table until the end).
+    settings.PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 0
     _documents(FIRST_CHUNK_SIZE + 100, 10)
     response = csv_response(Events.objects.all(), filename="all.csv")  # the first chunk ran
     received = []
@@ -772,6 +777,7 @@ def test_a_real_server_aborts_a_download_that_fails(settings, client):
     from pghistory_admin.export import FAILURE_LINE, FIRST_CHUNK_SIZE
 
     settings.PGHISTORY_ADMIN_STATEMENT_TIMEOUT = 0.5
+    settings.PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 0  # as above
     _documents(FIRST_CHUNK_SIZE + 100, 40_000)  # the first chunk is ~20 MB of CSV
     root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)
