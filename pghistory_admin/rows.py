@@ -99,6 +99,19 @@ class EventRow:
         """Whether the event is shown as its values rather than as a diff."""
         return self.initial or self.unchanged
 
+    @property
+    def values_note(self) -> str:
+        """What an event shown as its values says it shows ("Initial values", …); else ""."""
+        if self.initial:
+            if self.renamed_from:
+                return _("Renamed from #%(old)s") % {"old": self.renamed_from}
+            return _("Initial values")
+        if self.unchanged:
+            if self.event.pgh_label == "delete":
+                return _("Values when deleted")
+            return _("Values (no field changed)")
+        return ""
+
 
 def _tracked_model(event: BaseEvents) -> type[models.Model] | None:
     try:
