@@ -24,14 +24,50 @@ from django.utils import formats
 from django.utils.html import conditional_escape, format_html
 from django_tables2 import A, Table
 from django_tables2.rows import BoundRow
-from django_tables2.utils import signature
-from django.utils.safestring import SafeString, mark_safe
+from django_tables2.utils import AttributeDict, computed_values, signature
+from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
 __all__ = ["render_body"]
 
 #: What follows a row's ``<tr>`` (e.g. a hidden row to expand into), given the row's record.
 After = Callable[[Any], SafeString]
+
+
+def _caller(fn: Callable[..., Any]) -> Callable[[dict[str, Any]], Any]:
+    """``call_with_appropriate`` of django-tables2 with ``fn``'s signature read once."""
+    arguments, all_arguments = signature(fn)
+
+    def call(kwargs: dict[str, Any]) -> Any:
+        if all_arguments:
+            return fn(**kwargs)
+        if not all(name in kwargs for name in arguments):
+            return None
+        return fn(**{name: kwargs[name] for name in arguments})
+
+    return call
+
+
+class _RowAttrs:
+    """The attributes of each ``<tr>``: ``row_attrs`` computed for the record, and even/odd."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.attrs: dict[str, Any] = dict(table.row_attrs or {})
+        self.callers = {key: _caller(v) for key, v in self.attrs.items() if callable(v)}
+
+    def html(self, row: BoundRow) -> SafeString:
+        kwargs = {"table": self.table, "record": row.record}
+        values = {}
+        for key, value in self.attrs.items():
+            if key in self.callers:
+                value = self.callers[key](kwargs)
+            if isinstance(value, dict):
+                value = computed_values(value, kwargs=kwargs)
+            values[key] = value
+        parity = row.get_even_odd_css_class()
+        values["class"] = f"{values['class']} {parity}" if values.get("class") else parity
+        return AttributeDict(values).as_html()
 
 
 class _Cells:
@@ -43,8 +79,7 @@ class _Cells:
         self.column = bound_column.column
         self.accessor = A(bound_column.accessor)
         self.default = bound_column.default
-        self.render = bound_column.render
-        self.arguments, self.all_arguments = signature(self.render)
+        self.render = _caller(bound_column.render)
         # ``<td>`` attributes that are values (not callables of the record) are the same on
         # every row: rendered once.
         attrs = {**table.attrs, **self.column.attrs}
@@ -62,14 +97,16 @@ class _Cells:
             content = localize_filter(content)
         elif self.column.localize is False:
             content = unlocalize(content)
-        # What ``{{ cell }}`` does in the template.
-        text = conditional_escape(formats.localize(template_localtime(content)))
+        # What ``{{ cell }}`` does in the template (safe strings, what render methods return,
+        # are left as they are).
+        if not isinstance(content, SafeData):
+            content = conditional_escape(formats.localize(template_localtime(content)))
         if self.static_td is not None:
-            return f"{self.static_td}{text}</td>"
+            return f"{self.static_td}{content}</td>"
         # Attributes computed from the record and value: django-tables2 reads them from here.
         self.bound_column.current_value = content
         self.bound_column.current_record = row.record
-        return f"{self._td_attrs()}{text}</td>"
+        return f"{self._td_attrs()}{content}</td>"
 
     def _content(self, row: BoundRow) -> Any:
         try:
@@ -86,12 +123,7 @@ class _Cells:
             "bound_row": row,
             "table": self.table,
         }
-        if self.all_arguments:
-            content = self.render(**kwargs)
-        elif all(name in kwargs for name in self.arguments):
-            content = self.render(**{name: kwargs[name] for name in self.arguments})
-        else:
-            content = None
+        content = self.render(kwargs)
         if self.bound_column.link:
             content = self.bound_column.link(content, **kwargs)
         return content
@@ -99,10 +131,11 @@ class _Cells:
 
 def render_body(table: Table, after: After | None = None) -> SafeString:
     """The ``<tr>`` rows of ``table``'s page (its ``empty_text`` in one row when there are none)."""
+    row_attrs = _RowAttrs(table)
     cells = [_Cells(table, bound_column) for bound_column in table.columns]
     parts: list[str] = []
     for row in table.paginated_rows:
-        parts.append(format_html("<tr {}>", row.attrs.as_html()))
+        parts.append(f"<tr {row_attrs.html(row)}>")
         parts.extend(cell.html(row) for cell in cells)
         parts.append("</tr>")
         if after is not None:

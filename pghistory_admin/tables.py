@@ -64,6 +64,9 @@ class EventTable(tables.Table):
 
     def body_html(self) -> SafeString:
         """The rows of the page as ``<tr>`` elements (the ``<tbody>``'s content)."""
+        # Per page, not per row.
+        self._width = len(self.columns)
+        self._open_changes = gettext("Open the changes of this event")
         return render_body(self, self.row_html_after)
 
     def row_html_after(self, record: EventRow) -> SafeString:
@@ -74,7 +77,7 @@ class EventTable(tables.Table):
             '<tr class="pgh-diff-row" id="pgh-diff-{}" hidden>'
             '<td colspan="{}"><div class="pgh-row-diff-body" aria-live="polite"></div></td></tr>',
             record.pgh_id,
-            len(self.columns),
+            getattr(self, "_width", None) or len(self.columns),
         )
 
     def render_object(self, value: str, record: EventRow) -> SafeString:
@@ -131,5 +134,5 @@ class EventTable(tables.Table):
             id=record.pgh_id,
             url=record.diff_url,
             summary=summary,
-            title=gettext("Open the changes of this event"),
+            title=getattr(self, "_open_changes", None) or gettext("Open the changes of this event"),
         )
