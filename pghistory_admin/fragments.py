@@ -32,7 +32,7 @@ def _join(parts: Sequence[str]) -> SafeString:
 
 def _translated(translation: str, **values: object) -> SafeString:
     """``{% blocktranslate %}``: the translation as it is, the values escaped."""
-    escaped = {key: conditional_escape(value) for key, value in values.items()}
+    escaped = {key: conditional_escape(str(value)) for key, value in values.items()}
     return mark_safe(translation % escaped)  # noqa: S308 - translations are trusted, as in templates
 
 
@@ -101,9 +101,7 @@ def key_change(row: EventRow) -> SafeString:
 def diff_table(changes: Sequence[FieldChange] | None) -> SafeString:
     """Field, before and after of each change (one value column for initial values)."""
     if not changes:
-        return format_html(
-            '<p class="pgh-diff-empty">{}</p>', gettext("No tracked field changed.")
-        )
+        return format_html('<p class="pgh-diff-empty">{}</p>', gettext("No tracked field changed."))
     if changes[0].changed:
         head = format_html(
             '<th scope="col">{}</th>\n<th scope="col">{}</th>', gettext("Before"), gettext("After")
@@ -158,9 +156,7 @@ def _compare_pick(row: EventRow, position: int, object_exists: bool) -> SafeStri
     if position == 1 and object_exists:
         parts += [
             '<input type="radio" name="b" value="current" id="pgh-b-current" checked>',
-            format_html(
-                '<label for="pgh-b-current">{}</label>', gettext("to the current version")
-            ),
+            format_html('<label for="pgh-b-current">{}</label>', gettext("to the current version")),
         ]
     return _join([*parts, "</fieldset>"])
 
@@ -184,15 +180,19 @@ def timeline_entry(
             label = gettext("Revert to this version…")
         else:
             label = gettext("Restore this version…")
-        actions.append(format_html('<a class="button pgh-revert" href="{}">{}</a>', revert_url, label))
+        actions.append(
+            format_html('<a class="button pgh-revert" href="{}">{}</a>', revert_url, label)
+        )
     return _join(
         [
             format_html(
-                '<li class="pgh-event pgh-action-{}" id="event-{}">', row.event.pgh_label, row.pgh_id
+                '<li class="pgh-event pgh-action-{}" id="event-{}">',
+                row.event.pgh_label,
+                row.pgh_id,
             ),
             event_head(row),
-            body + mark_safe("\n</div>"),  # noqa: S308
-            _join(actions) + mark_safe("\n</div>"),  # noqa: S308
+            body + mark_safe("\n</div>"),
+            _join(actions) + mark_safe("\n</div>"),
             "</li>",
         ]
     )

@@ -22,11 +22,11 @@ from django.templatetags.l10n import localize as localize_filter
 from django.templatetags.l10n import unlocalize
 from django.utils import formats
 from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]
 from django_tables2 import A, Table
 from django_tables2.rows import BoundRow
 from django_tables2.utils import AttributeDict, computed_values, signature
-from django.utils.safestring import SafeData, SafeString, mark_safe
-from django.utils.timezone import template_localtime
 
 __all__ = ["render_body"]
 
@@ -141,7 +141,5 @@ def render_body(table: Table, after: After | None = None) -> SafeString:
         if after is not None:
             parts.append(after(row.record))
     if not parts and table.empty_text:
-        parts.append(
-            format_html('<tr><td colspan="{}">{}</td></tr>', len(cells), table.empty_text)
-        )
+        parts.append(format_html('<tr><td colspan="{}">{}</td></tr>', len(cells), table.empty_text))
     return mark_safe("\n".join(parts))  # noqa: S308 - every part is escaped above

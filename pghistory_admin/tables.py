@@ -85,7 +85,9 @@ class EventTable(tables.Table):
             note = gettext("renamed to #%(id)s") % {"id": record.renamed_to}
             value = format_html('{} <span class="pgh-deleted pgh-renamed">({})</span>', value, note)
         elif record.object_exists is False:
-            value = format_html('{} <span class="pgh-deleted">({})</span>', value, gettext("deleted"))
+            value = format_html(
+                '{} <span class="pgh-deleted">({})</span>', value, gettext("deleted")
+            )
         if record.object_url:
             return format_html('<a href="{}">{}</a>', record.object_url, value)
         return format_html("{}", value)

@@ -25,7 +25,7 @@ def event_head(row: EventRow) -> SafeString:
 
 @register.simple_tag
 def key_change(row: EventRow) -> SafeString:
-    """"Renamed from #…" with a link to the history under the old key, if the key changed."""
+    """ "Renamed from #…" with a link to the history under the old key, if the key changed."""
     return fragments.key_change(row)
 
 
