@@ -50,6 +50,16 @@ def _recorded(entry: dict[str, Any], expected: int) -> str:
     return text
 
 
+#: Server time limits of the admin pages (issue 15: the audit log, a deep page and the user
+#: filter ≤ 30 ms, an object's history ≤ 20 ms); pages without one keep the old 150 ms.
+ADMIN_PAGE_LIMITS_MS = {
+    "audit_log": 30,
+    "audit_log_deep": 30,
+    "audit_log_user": 30,
+    "object_history": 20,
+}
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the issue with the measured value and whether it is met (medians)."""
     found: list[dict[str, Any]] = []
@@ -126,15 +136,28 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         admin = reads.get("admin", {})
         if "skipped" in admin:
-            add("admin pages", "≤ 150 ms server time", "not measured", None, admin["skipped"])
+            add("admin pages", "≤ 30 ms server time", "not measured", None, admin["skipped"])
         for name, page in admin.items():
             if name == "skipped":
                 continue
+            limit = ADMIN_PAGE_LIMITS_MS.get(name, 150)
             if "error" in page:
-                add(f"admin page `{name}`", "≤ 150 ms server time", "failed", False, page["error"])
+                add(
+                    f"admin page `{name}`",
+                    f"≤ {limit} ms server time",
+                    "failed",
+                    False,
+                    page["error"],
+                )
                 continue
             value = page["median"] * 1000
-            add(f"admin page `{name}`", "≤ 150 ms server time", f"{value:.0f} ms", value <= 150)
+            add(
+                f"admin page `{name}`",
+                f"≤ {limit} ms server time",
+                f"{value:.0f} ms (SQL {page.get('sql_ms_median', 0):.0f} ms)",
+                value <= limit,
+                f"{value / limit:.1f}x the target" if value > limit else "",
+            )
         found += _field_targets(reads.get("field_filter"))
         # The issue's target is for 1,000,000 events: the whole-history export when measured.
         export = reads["export"].get(f"{OURS} (whole history)") or reads["export"][OURS]

@@ -8,6 +8,7 @@ fields. Every fragment returned here is safe HTML: values are escaped, only our 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -58,6 +59,26 @@ class FieldChange:
     new: str
     kind: str
     changed: bool
+
+    def row_html(self) -> SafeString:
+        """The change as a row of ``diff.html``'s table (one per field: built here, not in the
+        template, as a timeline page shows hundreds)."""
+        wrap = ' style="white-space: pre-wrap"' if self.kind == "longtext" else ""
+        old = (
+            format_html('<td class="pgh-old"{}>{}</td>', SafeString(wrap), self.old)
+            if self.changed
+            else ""
+        )
+        return format_html(
+            '<tr class="pgh-diff-row pgh-kind-{}" data-field="{}"><th scope="row">{}</th>'
+            '{}<td class="pgh-new"{}>{}</td></tr>',
+            self.kind,
+            self.name,
+            self.label,
+            old,
+            SafeString(wrap),
+            self.new,
+        )
 
 
 def field_changes(
@@ -273,11 +294,17 @@ def _is_secret(
     tracked_model: type[models.Model], key: str, field: models.Field[Any, Any] | None
 ) -> bool:
     """Whether ``PGHISTORY_ADMIN_SECRET_FIELDS`` matches the field or ``app.model.field``."""
-    names = {key} if field is None else {key, field.name}
+    names = (key,) if field is None else (key, field.name)
+    # The setting is read on every call; the matching is cached for its value.
+    return _matches_secret(tracked_model._meta.label_lower, names, tuple(conf.secret_fields()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _matches_secret(label: str, names: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
     candidates = {name.lower() for name in names}
-    candidates |= {f"{tracked_model._meta.label_lower}.{name}" for name in candidates}
-    patterns = [pattern.lower() for pattern in conf.secret_fields()]
-    return any(fnmatchcase(name, pattern) for name in candidates for pattern in patterns)
+    candidates |= {f"{label}.{name}" for name in candidates}
+    lowered = [pattern.lower() for pattern in patterns]
+    return any(fnmatchcase(name, pattern) for name in candidates for pattern in lowered)
 
 
 def _is_long(value: Any) -> bool:

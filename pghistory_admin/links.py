@@ -15,15 +15,27 @@ from pghistory_admin.permissions import can_view_model
 
 __all__ = ["AdminLinks"]
 
+#: Stand-ins for ids when a URL is reversed once per request and reused for every row: digits
+#: pass every built-in path converter but ``uuid``; two of them show whether a converter changes
+#: its value (then the URL is reversed for each id instead).
+_STAND_INS = ("7301946285", "5829163740")
+
 
 def _info(model: type[models.Model]) -> str:
     return f"{model._meta.app_label}_{model._meta.model_name}"
 
 
+def _is_digits(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= 0
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
 class AdminLinks:
     """URLs for one request: which pages exist on the site and which the user may open.
 
-    Permission answers are cached per model, so a page of rows costs no query per row.
+    Permission answers are cached per model, so a page of rows costs no query per row; URLs
+    whose arguments are ids are reversed once per name and filled in for each row.
     """
 
     def __init__(self, admin_site: AdminSite, request: HttpRequest) -> None:
@@ -31,24 +43,66 @@ class AdminLinks:
         self.request = request
         self._may_open: dict[type[models.Model], bool] = {}
         self._may_view: dict[type[models.Model], bool] = {}
+        self._model_admins: dict[type[models.Model], ModelAdmin[Any] | None] = {}
+        self._patterns: dict[tuple[str, int], list[str] | None] = {}
 
     def model_admin(self, model: type[models.Model]) -> ModelAdmin[Any] | None:
         """The site's ``ModelAdmin`` of ``model``, if registered."""
-        if not self.admin_site.is_registered(model):
-            return None
-        return self.admin_site.get_model_admin(model)
+        if model not in self._model_admins:
+            registered = self.admin_site.is_registered(model)
+            self._model_admins[model] = (
+                self.admin_site.get_model_admin(model) if registered else None
+            )
+        return self._model_admins[model]
 
     def reverse(self, name: str, *args: Any, query: dict[str, Any] | None = None) -> str | None:
         """``reverse()`` in the site's namespace; ``None`` when the URL does not exist."""
-        try:
-            url = reverse(
-                f"{self.admin_site.name}:{name}", args=args, current_app=self.admin_site.name
-            )
-        except NoReverseMatch:
+        url = self._reverse(name, args)
+        if url is None:
             return None
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v not in (None, "")})
         return url
+
+    def _reverse_now(self, name: str, args: tuple[Any, ...]) -> str | None:
+        try:
+            return reverse(
+                f"{self.admin_site.name}:{name}", args=args, current_app=self.admin_site.name
+            )
+        except NoReverseMatch:
+            return None
+
+    def _reverse(self, name: str, args: tuple[Any, ...]) -> str | None:
+        if not args or not all(_is_digits(arg) for arg in args):
+            return self._reverse_now(name, args)
+        key = (name, len(args))
+        if key not in self._patterns:
+            self._patterns[key] = self._pattern(name, len(args))
+        pieces = self._patterns[key]
+        if pieces is None:
+            return self._reverse_now(name, args)
+        # Digits are left as they are by the converters and the quoting reverse() applies.
+        parts = [pieces[0]]
+        for arg, piece in zip(args, pieces[1:], strict=True):
+            parts += [str(arg), piece]
+        return "".join(parts)
+
+    def _pattern(self, name: str, count: int) -> list[str] | None:
+        """The URL of ``name`` cut where its ``count`` arguments go (``None``: reverse each)."""
+        found = []
+        for stand_in in _STAND_INS:
+            ids = [f"{stand_in}{index}" for index in range(count)]
+            url = self._reverse_now(name, tuple(ids))
+            if url is None:
+                return None
+            pieces = []
+            for id_ in ids:
+                head, found_id, url = url.partition(id_)
+                if not found_id:
+                    return None
+                pieces.append(head)
+            found.append([*pieces, url])
+        return found[0] if found[0] == found[1] else None
 
     def _viewable(self, model: type[models.Model]) -> bool:
         if model not in self._may_open:
@@ -96,6 +150,6 @@ class AdminLinks:
         """A page of the audit log, when it is registered on the site."""
         from pghistory_admin.models import AuditLog
 
-        if not self.admin_site.is_registered(AuditLog):
+        if self.model_admin(AuditLog) is None:
             return None
         return self.reverse(f"{_info(AuditLog)}_{name}", *args, query=query)

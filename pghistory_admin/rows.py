@@ -99,6 +99,19 @@ class EventRow:
         """Whether the event is shown as its values rather than as a diff."""
         return self.initial or self.unchanged
 
+    @property
+    def values_note(self) -> str:
+        """What an event shown as its values says it shows ("Initial values", …); else ""."""
+        if self.initial:
+            if self.renamed_from:
+                return _("Renamed from #%(old)s") % {"old": self.renamed_from}
+            return _("Initial values")
+        if self.unchanged:
+            if self.event.pgh_label == "delete":
+                return _("Values when deleted")
+            return _("Values (no field changed)")
+        return ""
+
 
 def _tracked_model(event: BaseEvents) -> type[models.Model] | None:
     try:
@@ -121,6 +134,9 @@ class RowBuilder:
     def __init__(self, links: AdminLinks, *, using: str | None = None) -> None:
         self.links = links
         self.using = using
+        # What every row of a model shares, looked up once per page.
+        self._models: dict[str, tuple[type[models.Model] | None, str]] = {}
+        self._labels: dict[type[models.Model], dict[str, str]] = {}
 
     def build(
         self, events: Sequence[BaseEvents], *, objects: bool = True, diffs: bool = False
@@ -135,16 +151,30 @@ class RowBuilder:
             self.add_diffs(rows)
         return rows
 
+    def _model(self, event: BaseEvents) -> tuple[type[models.Model] | None, str]:
+        """The tracked model of ``event`` and its display name."""
+        if event.pgh_obj_model not in self._models:
+            tracked = _tracked_model(event)
+            label = str(capfirst(tracked._meta.verbose_name)) if tracked else event.pgh_obj_model
+            self._models[event.pgh_obj_model] = (tracked, label)
+        return self._models[event.pgh_obj_model]
+
+    def _field_labels(self, model: type[models.Model]) -> dict[str, str]:
+        """``{attname: verbose name}`` of the concrete fields of ``model``."""
+        if model not in self._labels:
+            self._labels[model] = {
+                f.attname: str(capfirst(f.verbose_name)) for f in model._meta.concrete_fields
+            }
+        return self._labels[model]
+
     def _row(self, event: BaseEvents) -> EventRow:
-        tracked = _tracked_model(event)
+        tracked, model_label = self._model(event)
         row = EventRow(
             event=event,
             tracked_model=tracked,
             action=action_label(event.pgh_label),
             source=source_of(event.pgh_context_metadata),
-            model_label=str(capfirst(tracked._meta.verbose_name))
-            if tracked
-            else event.pgh_obj_model,
+            model_label=model_label,
         )
         if event.pgh_context_id:
             row.context_url = self.links.audit_log(context_id=event.pgh_context_id)
@@ -155,10 +185,8 @@ class RowBuilder:
     def _set_changed_fields(self, row: EventRow) -> None:
         tracked, diff = row.tracked_model, row.event.pgh_diff
         if tracked is not None and diff:
-            fields = {f.attname: f for f in tracked._meta.concrete_fields}
-            row.changed_fields = [
-                str(capfirst(fields[key].verbose_name)) if key in fields else key for key in diff
-            ]
+            labels = self._field_labels(tracked)
+            row.changed_fields = [labels.get(key, key) for key in diff]
 
     def link_key_changes(self, rows: Sequence[EventRow]) -> None:
         """Events that changed their object's primary key: diffed against the old key's last.
