@@ -12,6 +12,8 @@ functions and ``guards.AttributionGuard`` into the ``Context`` table's trigger.
 
 from __future__ import annotations
 
+from typing import Any, TypeGuard
+
 __all__ = [
     "APPLICATION_NAME",
     "CLIENT_ADDR",
@@ -52,7 +54,11 @@ def claimed_sql(metadata: str, old: str | None = None) -> str:
     A key of ``KEYS`` must hold the session's own value. With ``old`` (the recorded metadata),
     only keys whose value differs from it are checked: a context keeps what it recorded.
     """
-    changed = "" if old is None else f" AND ({old} OPERATOR(pg_catalog.->) _pgh_key.key) IS DISTINCT FROM _pgh_key.value"
+    changed = (
+        ""
+        if old is None
+        else f" AND ({old} OPERATOR(pg_catalog.->) _pgh_key.key) IS DISTINCT FROM _pgh_key.value"
+    )
     return (
         f"(({metadata}) OPERATOR(pg_catalog.?|) {_KEYS_ARRAY} AND EXISTS ("
         f"SELECT FROM pg_catalog.jsonb_each({metadata}) AS _pgh_key "
@@ -62,6 +68,6 @@ def claimed_sql(metadata: str, old: str | None = None) -> str:
     )
 
 
-def is_database_session(metadata: object) -> bool:
+def is_database_session(metadata: object) -> TypeGuard[dict[str, Any]]:
     """Whether a context's metadata records a database session (a write outside Django)."""
     return isinstance(metadata, dict) and isinstance(metadata.get(DB_ROLE), str)

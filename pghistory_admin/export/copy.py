@@ -29,6 +29,7 @@ from django.utils import timezone
 from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
+    SESSION_KEYS,
     SHOWN_KEYS,
     actions,
     header,
@@ -405,7 +406,7 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
         _neutralise_sql("_pgh_r._o::text"),
         _neutralise_sql(f"({action})"),
         _neutralise_sql(label_sql),
-        *(f"_pgh_c._m{i}" for i in range(4)),
+        *(f"_pgh_c._m{i}" for i in range(_SHOWN_CELLS)),
         "_pgh_r._x",
         *(f"_pgh_c._k{i}" for i in range(len(keys))),
         "_pgh_c._rest",
@@ -488,8 +489,13 @@ def _diff_sql(tracked: list[_Tracked]) -> str:
     return f"CASE WHEN _pgh_r._has THEN '{{' || {changes} || '}}' END"
 
 
+#: How many cells ``_shown_cells`` makes.
+_SHOWN_CELLS = 4 + len(SESSION_KEYS)
+
+
 def _shown_cells(metadata: str) -> list[str]:
-    """``user_id``, ``user``, ``url`` and ``command`` of a context's ``metadata`` (``jsonb``)."""
+    """``user_id``, ``user``, ``url``, ``command`` and the database session's keys of a
+    context's ``metadata`` (``jsonb``)."""
     user = f"({metadata} ->> 'user')"
     user_model = get_user_model()
     table = quote(user_model._meta.db_table)
@@ -516,6 +522,7 @@ def _shown_cells(metadata: str) -> list[str]:
         _neutralise_sql(username),
         masked_key_sql("url", _neutralise_sql(f"({metadata} ->> 'url')")),
         _neutralise_sql(f"({command})"),
+        *(_neutralise_sql(f"({metadata} ->> {literal(key)})") for key in SESSION_KEYS),
     ]
 
 

@@ -3,7 +3,6 @@ can claim another's (each role here is a real login role on the test server)."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -12,59 +11,34 @@ from django.test import override_settings
 
 from pghistory_core import attribution, sql
 from pghistory_core.models import Context
-from tests.core.test_other_clients import _psql, _psql_env
-from tests.core.test_roles import Session, _admin, _drop_role, _new_role, driver
+from tests.core.test_roles import Session, driver
+from tests.db_sessions import attributed as _attributed
+from tests.db_sessions import install as _install
+from tests.db_sessions import login_role
+from tests.db_sessions import psql_as as _psql_as
 from tests.testapp.models import Author, AuthorEvent, Document, DocumentEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _install(**settings: bool) -> None:
-    names = {"outside_writes": "ATTRIBUTE_OUTSIDE_WRITES", "client_addr": "ATTRIBUTE_CLIENT_ADDR"}
-    with override_settings(**{f"PGHISTORY_{names[key]}": value for key, value in settings.items()}):
-        sql.install_functions("default")
-
-
 @pytest.fixture
 def attributed() -> Iterator[None]:
-    """The functions as the defaults make them (the test settings switch attribution off)."""
-    _install(outside_writes=True, client_addr=True)
-    yield
-    sql.install_functions("default")
-
-
-def _grant(role: str) -> str:
-    _admin(
-        f"GRANT USAGE ON SCHEMA public TO {role}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
-        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    )
-    return role
+    with _attributed():
+        yield
 
 
 @pytest.fixture
 def etl() -> Iterator[str]:
-    role = _grant(_new_role("etl"))
-    yield role
-    _drop_role(role)
+    with login_role("etl") as role:
+        yield role
 
 
 @pytest.fixture
 def app() -> Iterator[Session]:
-    role = _grant(_new_role("app"))
-    session = Session(role)
-    yield session
-    session.close()
-    _drop_role(role)
-
-
-def _psql_as(role: str, sql_text: str, appname: str | None = None) -> None:
-    env = {**_psql_env(), "PGUSER": role}
-    if appname is not None:
-        env["PGAPPNAME"] = appname
-    subprocess.run(
-        [_psql(), "-v", "ON_ERROR_STOP=1", "-c", sql_text], env=env, check=True, capture_output=True
-    )
+    with login_role("app") as role:
+        session = Session(role)
+        yield session
+        session.close()
 
 
 def _contexts(events: list[AuthorEvent]) -> list[Context]:
