@@ -68,6 +68,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     ratio <= limit,
                     f"{ratio / limit - 1:+.0%} vs target" if ratio > limit else "",
                 )
+        _outside_writes_targets(results["writes"].get("_outside_writes"), add)
         ours, peer = (
             _write(results, "delete", f"{OURS}+ctx"),
             _write(results, "delete", f"{PEER}+ctx"),
@@ -259,7 +260,59 @@ def _writes(results: dict[str, Any]) -> list[str]:
         floor = diagnostics.get("event_floor")
         if floor:
             lines += _event_floor(floor)
+    lines += _outside_writes_lines(writes.get("_outside_writes"))
     return lines
+
+
+# Writes made outside Django (bench/outside.py): the cost of recording their database session.
+_OUTSIDE_OFF, _OUTSIDE_ON = "attribution off", "attribution on"
+#: Median with attribution over median without, per workload, and the contexts one sample
+#: may write (per transaction: 1, or one per statement when each is its own transaction).
+_OUTSIDE_TARGETS = {"statement": 1.10, "loop": 1.30, "autocommit": 1.50}
+
+
+def _outside_ratio(entry: dict[str, Any], key: str) -> float:
+    settings = entry["settings"]
+    return float(settings[key]["median"] / settings[_OUTSIDE_OFF]["median"])
+
+
+def _outside_writes_targets(outside: dict[str, Any] | None, add: Any) -> None:
+    for key, limit in _OUTSIDE_TARGETS.items():
+        if not outside or key not in outside:
+            continue
+        entry = outside[key]
+        ratio = _outside_ratio(entry, _OUTSIDE_ON)
+        contexts = max(entry["settings"][_OUTSIDE_ON]["contexts"])
+        add(
+            f"outside Django, {entry['title']}: session recorded",
+            f"≤ {limit}x attribution off",
+            f"{ratio:.2f}x ({contexts:,} contexts)",
+            ratio <= limit,
+        )
+
+
+def _outside_writes_lines(outside: dict[str, Any] | None) -> list[str]:
+    if not outside:
+        return []
+    lines = [
+        "### Writes made outside Django: recording their database session (`bench/outside.py`)",
+        "",
+        "SQL as `psql` sends it (no `context()`), on pghistory-admin's item table; the context "
+        "functions installed with `PGHISTORY_ATTRIBUTE_OUTSIDE_WRITES` off, on, and on with "
+        "`PGHISTORY_ATTRIBUTE_CLIENT_ADDR` off, interleaved. Ratio: median over the median with "
+        "attribution off.",
+        "",
+        "| workload | setting | min | median | ratio | contexts written | events |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in outside.values():
+        for key, found in entry["settings"].items():
+            lines.append(
+                f"| {entry['title']} | {key} | {_s(found['min'])} | {_s(found['median'])} | "
+                f"{_outside_ratio(entry, key):.2f}x | {_n(max(found['contexts']))} | "
+                f"{_n(max(found['events']))} |"
+            )
+    return [*lines, ""]
 
 
 def _event_floor(floor: dict[str, Any]) -> list[str]:
