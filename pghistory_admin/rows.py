@@ -50,7 +50,8 @@ def action_label(label: str) -> str:
 
 
 def source_of(metadata: dict[str, Any] | None) -> str:
-    """The URL or management command that made a change, from its context metadata."""
+    """The URL or management command that made a change, from its context metadata (for a
+    write made outside Django, the client address of its database session, if recorded)."""
     if not metadata:
         return ""
     if metadata.get("url"):
@@ -59,6 +60,8 @@ def source_of(metadata: dict[str, Any] | None) -> str:
         args = metadata.get("command_args") or []
         parts = [str(metadata["command"]), *(str(arg) for arg in args if isinstance(args, list))]
         return " ".join(parts)
+    if attribution.is_database_session(metadata) and metadata.get(attribution.CLIENT_ADDR):
+        return str(metadata[attribution.CLIENT_ADDR])
     return ""
 
 
