@@ -54,18 +54,17 @@ def claimed_sql(metadata: str, old: str | None = None) -> str:
     A key of ``KEYS`` must hold the session's own value. With ``old`` (the recorded metadata),
     only keys whose value differs from it are checked: a context keeps what it recorded.
     """
-    changed = (
-        ""
-        if old is None
-        else f" AND ({old} OPERATOR(pg_catalog.->) _pgh_key.key) IS DISTINCT FROM _pgh_key.value"
-    )
-    return (
-        f"(({metadata}) OPERATOR(pg_catalog.?|) {_KEYS_ARRAY} AND EXISTS ("
-        f"SELECT FROM pg_catalog.jsonb_each({metadata}) AS _pgh_key "
-        f"WHERE _pgh_key.key OPERATOR(pg_catalog.=) ANY ({_KEYS_ARRAY}){changed} "
-        f"AND _pgh_key.value IS DISTINCT FROM "
-        f"({metadata_sql()} OPERATOR(pg_catalog.->) _pgh_key.key)))"
-    )
+    claims = []
+    for key in KEYS:
+        value = f"({metadata} OPERATOR(pg_catalog.->) '{key}')"
+        claim = (
+            f"({metadata} OPERATOR(pg_catalog.?) '{key}' "
+            f"AND {value} IS DISTINCT FROM pg_catalog.to_jsonb({_VALUES[key]})"
+        )
+        if old is not None:
+            claim += f" AND {value} IS DISTINCT FROM ({old} OPERATOR(pg_catalog.->) '{key}')"
+        claims.append(claim + ")")
+    return f"(({metadata}) OPERATOR(pg_catalog.?|) {_KEYS_ARRAY} AND ({' OR '.join(claims)}))"
 
 
 def is_database_session(metadata: object) -> TypeGuard[dict[str, Any]]:

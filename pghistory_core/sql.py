@@ -114,10 +114,15 @@ $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION pghistory_core_context_json() RETURNS jsonb AS $$
 DECLARE
+    _id text := NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '');
     _meta jsonb;
 BEGIN
-    IF NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '') IS NULL THEN
+    IF _id IS NULL THEN
         {outside_json}
+    END IF;
+    IF pg_catalog.substr(_id::uuid::text, 15, 1) OPERATOR(pg_catalog.=) '8' THEN
+        RAISE EXCEPTION 'pghistory: context % belongs to a database session', _id
+            USING HINT = 'Contexts with version 8 ids record writes made outside Django; a session cannot join one.';
     END IF;
     _meta := COALESCE(NULLIF(current_setting('{CONTEXT_METADATA_SETTING}', true), ''), '{{}}')::jsonb;
     IF {claimed} THEN

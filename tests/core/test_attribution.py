@@ -156,6 +156,14 @@ def test_app_role_cannot_join_a_session_context(attributed: None, etl: str, app:
             "INSERT INTO testapp_author (name, email) VALUES ('forged', '')",
         )
     assert AuthorEvent.objects.count() == before
+    # Nor with a denormalised context, whose events keep the context id next to the metadata.
+    with pytest.raises(driver.Error, match="belongs to a database session"):
+        app.run(
+            # Written without dashes, in capitals: the same id.
+            f"SET LOCAL pghistory_core.context_id = '{etl_context.hex.upper()}'",
+            f"INSERT INTO testapp_document (id, body) VALUES ('{uuid.uuid4()}', 'forged')",
+        )
+    assert not DocumentEvent.objects.exists()
 
 
 @pytest.mark.parametrize("key", ["db_role", "application_name", "client_addr"])

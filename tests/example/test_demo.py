@@ -88,7 +88,8 @@ def _outside_writes(url):
             " ON c.id = e.pgh_context_id WHERE c.metadata ? 'db_role'"
         )
         return [
-            (role, app, ["price"] if new != old else []) for role, app, new, old in cursor.fetchall()
+            (role, app, ["price"] if new != old else [])
+            for role, app, new, old in cursor.fetchall()
         ]
     finally:
         conn.close()
