@@ -55,6 +55,18 @@ def _loop(rows: int, saves: int) -> None:
         )
 
 
+#: Calls of the resolve workload.
+RESOLVE_CALLS = 100_000
+
+
+def _resolve(rows: int, saves: int) -> None:
+    # What each statement pays to resolve its context, alone: the function the triggers call.
+    with transaction.atomic():
+        database.execute(
+            f"SELECT count(pghistory_core_context_id()) FROM generate_series(1, {RESOLVE_CALLS})"
+        )
+
+
 #: Statements of the autocommit workload (each commits: more would time the disk).
 AUTOCOMMIT_STATEMENTS = 500
 
@@ -86,6 +98,12 @@ def workloads(rows: int, saves: int) -> list[Workload]:
         Workload("statement", f"one `UPDATE` of {rows:,} rows", _statement),
         Workload(
             "loop", f"{saves:,} single-row `UPDATE`s in one transaction (PL/pgSQL loop)", _loop
+        ),
+        Workload(
+            "resolve",
+            f"{RESOLVE_CALLS:,} calls of `pghistory_core_context_id()` in one transaction "
+            "(what each statement pays)",
+            _resolve,
         ),
         Workload(
             "autocommit",

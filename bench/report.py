@@ -269,6 +269,8 @@ _OUTSIDE_OFF, _OUTSIDE_ON = "attribution off", "attribution on"
 #: Median with attribution over median without, per workload, and the contexts one sample
 #: may write (per transaction: 1, or one per statement when each is its own transaction).
 _OUTSIDE_TARGETS = {"statement": 1.10, "loop": 1.30, "autocommit": 1.50}
+#: Microseconds one statement may spend resolving its session's context (the resolve workload).
+_OUTSIDE_RESOLVE_US = 20.0
 
 
 def _outside_ratio(entry: dict[str, Any], key: str) -> float:
@@ -276,7 +278,19 @@ def _outside_ratio(entry: dict[str, Any], key: str) -> float:
     return float(settings[key]["median"] / settings[_OUTSIDE_OFF]["median"])
 
 
+def _outside_resolve_us(entry: dict[str, Any], key: str, calls: int = 100_000) -> float:
+    return float(entry["settings"][key]["median"] / calls * 1e6)
+
+
 def _outside_writes_targets(outside: dict[str, Any] | None, add: Any) -> None:
+    if outside and "resolve" in outside:
+        per_call = _outside_resolve_us(outside["resolve"], _OUTSIDE_ON)
+        add(
+            "outside Django: resolving the session's context, per statement",
+            f"≤ {_OUTSIDE_RESOLVE_US:g} µs",
+            f"{per_call:.1f} µs (off: {_outside_resolve_us(outside['resolve'], _OUTSIDE_OFF):.1f} µs)",
+            per_call <= _OUTSIDE_RESOLVE_US,
+        )
     for key, limit in _OUTSIDE_TARGETS.items():
         if not outside or key not in outside:
             continue
