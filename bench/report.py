@@ -266,11 +266,12 @@ def _writes(results: dict[str, Any]) -> list[str]:
 
 # Writes made outside Django (bench/outside.py): the cost of recording their database session.
 _OUTSIDE_OFF, _OUTSIDE_ON = "attribution off", "attribution on"
-#: Median with attribution over median without, per workload, and the contexts one sample
-#: may write (per transaction: 1, or one per statement when each is its own transaction).
-_OUTSIDE_TARGETS = {"statement": 1.10, "loop": 1.30, "autocommit": 1.50}
-#: Microseconds one statement may spend resolving its session's context (the resolve workload).
+#: Microseconds one statement may spend resolving its session's context (the resolve workload);
+#: the wall-clock workloads differ by less than this machine's noise, so their ratios are shown,
+#: not judged.
 _OUTSIDE_RESOLVE_US = 20.0
+#: Contexts one sample may write: one per transaction, not one per row or statement.
+_OUTSIDE_CONTEXTS = {"statement": "1", "loop": "1", "autocommit": "one per statement"}
 
 
 def _outside_ratio(entry: dict[str, Any], key: str) -> float:
@@ -283,7 +284,9 @@ def _outside_resolve_us(entry: dict[str, Any], key: str, calls: int = 100_000) -
 
 
 def _outside_writes_targets(outside: dict[str, Any] | None, add: Any) -> None:
-    if outside and "resolve" in outside:
+    if not outside:
+        return
+    if "resolve" in outside:
         per_call = _outside_resolve_us(outside["resolve"], _OUTSIDE_ON)
         add(
             "outside Django: resolving the session's context, per statement",
@@ -291,17 +294,19 @@ def _outside_writes_targets(outside: dict[str, Any] | None, add: Any) -> None:
             f"{per_call:.1f} µs (off: {_outside_resolve_us(outside['resolve'], _OUTSIDE_OFF):.1f} µs)",
             per_call <= _OUTSIDE_RESOLVE_US,
         )
-    for key, limit in _OUTSIDE_TARGETS.items():
-        if not outside or key not in outside:
+    for key, wanted in _OUTSIDE_CONTEXTS.items():
+        if key not in outside:
             continue
         entry = outside[key]
-        ratio = _outside_ratio(entry, _OUTSIDE_ON)
-        contexts = max(entry["settings"][_OUTSIDE_ON]["contexts"])
+        on = entry["settings"][_OUTSIDE_ON]
+        contexts = set(on["contexts"])
+        expected = set(on["events"]) if key == "autocommit" else {1}
         add(
-            f"outside Django, {entry['title']}: session recorded",
-            f"≤ {limit}x attribution off",
-            f"{ratio:.2f}x ({contexts:,} contexts)",
-            ratio <= limit,
+            f"outside Django, {entry['title']}: contexts written",
+            wanted,
+            ", ".join(_n(n) for n in sorted(contexts)),
+            contexts == expected,
+            f"{_outside_ratio(entry, _OUTSIDE_ON):.2f}x the time with attribution off",
         )
 
 

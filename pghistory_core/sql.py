@@ -48,7 +48,7 @@ def functions_sql(outside_writes: bool = True, client_addr: bool = True) -> str:
     """The context functions, with the attribution of writes made outside Django baked in.
 
     Sessions that never run Django (psql, other services, cron jobs) read no setting of ours, so
-    the configuration is part of the functions' text (``attribution.installed`` reads it back).
+    the configuration is part of the functions' text (``installed_marker`` reads it back).
     """
     if outside_writes:
         metadata = attribution.metadata_sql(client_addr)
