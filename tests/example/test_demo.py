@@ -76,7 +76,7 @@ def test_demo_prepares_and_seeds(scratch_database):
 
 
 def _outside_writes(url):
-    """Role, application name and changed fields of the seeded writes made outside Django."""
+    """Role, application name and changed fields of the seeded writes made from psql."""
     conn = connection.Database.connect(url)
     try:
         cursor = conn.cursor()
@@ -85,7 +85,7 @@ def _outside_writes(url):
             " (SELECT p.price FROM shop_productevent AS p WHERE p.pgh_obj_id = e.pgh_obj_id"
             "  AND p.pgh_id < e.pgh_id ORDER BY p.pgh_id DESC LIMIT 1)"
             " FROM shop_productevent AS e JOIN pghistory_core_context AS c"
-            " ON c.id = e.pgh_context_id WHERE c.metadata ? 'db_role'"
+            " ON c.id = e.pgh_context_id WHERE c.metadata ->> 'application_name' = 'psql'"
         )
         return [
             (role, app, ["price"] if new != old else [])
