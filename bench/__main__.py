@@ -61,7 +61,7 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from bench import environment, reads, report, seed, writes
+    from bench import environment, outside, reads, report, seed, writes
     from bench.database import truncate
 
     started = time.perf_counter()
@@ -80,6 +80,7 @@ def main(argv: list[str]) -> None:
             file=sys.stderr,
         )
         results["writes"] = writes.run(args.rows, args.saves, args.repeat, plans)
+        results["writes"]["_outside_writes"] = outside.run(args.rows, args.saves, args.repeat)
         results["writes"]["_config"] = {
             "rows": args.rows,
             "saves": args.saves,

@@ -80,6 +80,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     f"{ratio / limit - 1:+.0%} vs target" if ratio > limit else "",
                 )
         _write_speed_targets(results, add)
+        _outside_writes_targets(results["writes"].get("_outside_writes"), add)
         ours, peer = (
             _write(results, "delete", f"{OURS}+ctx"),
             _write(results, "delete", f"{PEER}+ctx"),
@@ -391,6 +392,7 @@ def _writes(results: dict[str, Any]) -> list[str]:
         floor = diagnostics.get("event_floor")
         if floor:
             lines += _event_floor(floor)
+    lines += _outside_writes_lines(writes.get("_outside_writes"))
     return lines
 
 
@@ -422,6 +424,76 @@ def _single_rows(single: dict[str, Any], saves: int) -> list[str]:
                 )
             )
         lines.append(f"| `{name.upper()}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+# Writes made outside Django (bench/outside.py): the cost of recording their database session.
+_OUTSIDE_OFF, _OUTSIDE_ON = "attribution off", "attribution on"
+#: Microseconds one statement may spend resolving its session's context (the resolve workload);
+#: the wall-clock workloads differ by less than this machine's noise, so their ratios are shown,
+#: not judged.
+_OUTSIDE_RESOLVE_US = 20.0
+#: Contexts one sample may write: one per transaction, not one per row or statement.
+_OUTSIDE_CONTEXTS = {"statement": "1", "loop": "1", "autocommit": "one per statement"}
+
+
+def _outside_ratio(entry: dict[str, Any], key: str) -> float:
+    settings = entry["settings"]
+    return float(settings[key]["median"] / settings[_OUTSIDE_OFF]["median"])
+
+
+def _outside_resolve_us(entry: dict[str, Any], key: str, calls: int = 100_000) -> float:
+    return float(entry["settings"][key]["median"] / calls * 1e6)
+
+
+def _outside_writes_targets(outside: dict[str, Any] | None, add: Any) -> None:
+    if not outside:
+        return
+    if "resolve" in outside:
+        per_call = _outside_resolve_us(outside["resolve"], _OUTSIDE_ON)
+        add(
+            "outside Django: resolving the session's context, per statement",
+            f"≤ {_OUTSIDE_RESOLVE_US:g} µs",
+            f"{per_call:.1f} µs (off: {_outside_resolve_us(outside['resolve'], _OUTSIDE_OFF):.1f} µs)",
+            per_call <= _OUTSIDE_RESOLVE_US,
+        )
+    for key, wanted in _OUTSIDE_CONTEXTS.items():
+        if key not in outside:
+            continue
+        entry = outside[key]
+        on = entry["settings"][_OUTSIDE_ON]
+        contexts = set(on["contexts"])
+        expected = set(on["events"]) if key == "autocommit" else {1}
+        add(
+            f"outside Django, {entry['title']}: contexts written",
+            wanted,
+            ", ".join(_n(n) for n in sorted(contexts)),
+            contexts == expected,
+            f"{_outside_ratio(entry, _OUTSIDE_ON):.2f}x the time with attribution off",
+        )
+
+
+def _outside_writes_lines(outside: dict[str, Any] | None) -> list[str]:
+    if not outside:
+        return []
+    lines = [
+        "### Writes made outside Django: recording their database session (`bench/outside.py`)",
+        "",
+        "SQL as `psql` sends it (no `context()`), on pghistory-admin's item table; the context "
+        "functions installed with `PGHISTORY_ATTRIBUTE_OUTSIDE_WRITES` off, on, and on with "
+        "`PGHISTORY_ATTRIBUTE_CLIENT_ADDR` off, interleaved. Ratio: median over the median with "
+        "attribution off.",
+        "",
+        "| workload | setting | min | median | ratio | contexts written | events |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in outside.values():
+        for key, found in entry["settings"].items():
+            lines.append(
+                f"| {entry['title']} | {key} | {_s(found['min'])} | {_s(found['median'])} | "
+                f"{_outside_ratio(entry, key):.2f}x | {_n(max(found['contexts']))} | "
+                f"{_n(max(found['events']))} |"
+            )
     return [*lines, ""]
 
 

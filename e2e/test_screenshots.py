@@ -133,3 +133,16 @@ def test_as_of(contexts: Contexts) -> None:
     page.goto(f"/admin/shop/order/{event.pgh_obj_id}/history/as-of/?at={moment:%Y-%m-%dT%H:%M}")
     expect(page.locator("table.pgh-as-of-rows")).to_be_visible()
     _save(page, "as-of.png", 1150)
+
+
+def test_outside_writes(contexts: Contexts) -> None:
+    """A tea repriced from psql by the database role shop_etl, after edits made in the admin."""
+    from example_project.shop.seeding.outside import ETL_ROLE
+
+    event = Events.objects.filter(pgh_context_metadata__db_role=ETL_ROLE).first()
+    assert event is not None
+    page = _context(contexts)
+    page.goto(f"{AUDIT_LOG}?model=shop.product&object={event.pgh_obj_id}")
+    events = Events.objects.across("shop.ProductEvent").filter(pgh_obj_id=event.pgh_obj_id)
+    wait_for_rows(page, expected_ids(events))
+    _save(page, "outside-writes.png", 760)

@@ -52,7 +52,16 @@ def event_head(row: EventRow) -> SafeString:
             capfirst(row.action),
         ),
     ]
-    if row.user_label:
+    if row.user_note:
+        # A write made outside Django: its label says "via psql as role etl" by itself.
+        parts.append(
+            format_html(
+                '<span class="pgh-user"><span class="pgh-db-session" title="{}">{}</span></span>',
+                row.user_note,
+                row.user_label,
+            )
+        )
+    elif row.user_label:
         user = (
             format_html('<a href="{}">{}</a>', row.user_url, row.user_label)
             if row.user_url

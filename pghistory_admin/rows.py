@@ -23,9 +23,18 @@ from pghistory_admin.keys import previous_data, renamed_from, renamed_to
 from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks
 from pghistory_admin.snapshots import diff_data
+from pghistory_core import attribution
 from pghistory_core.models import BaseEvents
 
-__all__ = ["ACTIONS", "EventRow", "RowBuilder", "action_label", "source_of"]
+__all__ = [
+    "ACTIONS",
+    "EventRow",
+    "RowBuilder",
+    "action_label",
+    "session_label",
+    "session_note",
+    "source_of",
+]
 
 #: Display names of the labels of the built-in trackers; other labels show as they are.
 ACTIONS = {
@@ -41,7 +50,8 @@ def action_label(label: str) -> str:
 
 
 def source_of(metadata: dict[str, Any] | None) -> str:
-    """The URL or management command that made a change, from its context metadata."""
+    """The URL or management command that made a change, from its context metadata (for a
+    write made outside Django, the client address of its database session, if recorded)."""
     if not metadata:
         return ""
     if metadata.get("url"):
@@ -50,7 +60,37 @@ def source_of(metadata: dict[str, Any] | None) -> str:
         args = metadata.get("command_args") or []
         parts = [str(metadata["command"]), *(str(arg) for arg in args if isinstance(args, list))]
         return " ".join(parts)
+    if attribution.is_database_session(metadata) and metadata.get(attribution.CLIENT_ADDR):
+        return str(metadata[attribution.CLIENT_ADDR])
     return ""
+
+
+def session_label(metadata: dict[str, Any] | None) -> str:
+    """Who made a write outside Django: "via psql as role etl" ("" for other contexts)."""
+    if not attribution.is_database_session(metadata):
+        return ""
+    role = str(metadata[attribution.DB_ROLE])
+    application = metadata.get(attribution.APPLICATION_NAME)
+    if application:
+        return _("via %(application)s as role %(role)s") % {
+            "application": application,
+            "role": role,
+        }
+    return _("as role %(role)s") % {"role": role}
+
+
+def session_note(metadata: dict[str, Any] | None) -> str:
+    """What the database recorded of a write made outside Django, and what it proves."""
+    if not attribution.is_database_session(metadata):
+        return ""
+    note = _(
+        "Written outside Django by database role %(role)s. The role is the login of the "
+        "session; the application name is chosen by the client and proves nothing."
+    ) % {"role": metadata[attribution.DB_ROLE]}
+    address = metadata.get(attribution.CLIENT_ADDR)
+    if address:
+        note += " " + _("Client address: %(address)s.") % {"address": address}
+    return note
 
 
 @dataclass(eq=False)
@@ -64,6 +104,8 @@ class EventRow:
     user: Any = None
     user_label: str = ""
     user_url: str | None = None
+    #: For a write made outside Django: what its database session says (the user's title).
+    user_note: str = ""
     object_label: str = ""
     object_url: str | None = None
     object_exists: bool | None = None
@@ -221,7 +263,11 @@ class RowBuilder:
         user_model = get_user_model()
         ids: dict[EventRow, Any] = {}
         for row in rows:
-            raw = (row.event.pgh_context_metadata or {}).get("user")
+            metadata = row.event.pgh_context_metadata or {}
+            raw = metadata.get("user")
+            if raw is None and (label := session_label(metadata)):
+                row.user_label, row.user_note = label, session_note(metadata)
+                continue
             if raw is not None and not isinstance(raw, dict | list | bool):
                 pk = _to_pk(user_model, raw)
                 if pk is not None:

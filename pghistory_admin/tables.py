@@ -100,6 +100,10 @@ class EventTable(tables.Table):
     def render_user(self, value: str, record: EventRow) -> SafeString:
         if record.user_url:
             return format_html('<a href="{}">{}</a>', record.user_url, value)
+        if record.user_note:
+            return format_html(
+                '<span class="pgh-db-session" title="{}">{}</span>', record.user_note, value
+            )
         return format_html("{}", value)
 
     def render_source(self, value: str, record: EventRow) -> SafeString:

@@ -178,6 +178,21 @@ def install_context_func_on_migrate() -> bool:
     return bool(_get("INSTALL_CONTEXT_FUNC_ON_MIGRATE", False))
 
 
+def attribute_outside_writes() -> bool:
+    """``PGHISTORY_ATTRIBUTE_OUTSIDE_WRITES``: a write made without an open context (``psql``,
+    another service, a cron job) records its database session as its context: login role,
+    ``application_name`` and client address (``True`` by default). Baked into the context
+    functions: ``migrate`` applies a change."""
+    return bool(_get("ATTRIBUTE_OUTSIDE_WRITES", True))
+
+
+def attribute_client_addr() -> bool:
+    """``PGHISTORY_ATTRIBUTE_CLIENT_ADDR``: include the client's IP address in that attribution
+    (``True`` by default; ``False`` where an address counts as personal data). Baked into the
+    context functions: ``migrate`` applies a change."""
+    return bool(_get("ATTRIBUTE_CLIENT_ADDR", True))
+
+
 def secret_names() -> tuple[str, ...]:
     """``PGHISTORY_SECRET_NAMES``: names whose values are masked before a context is stored.
 
@@ -292,6 +307,8 @@ __all__ = [
     "admin_ordering",
     "admin_queryset",
     "append_only",
+    "attribute_client_addr",
+    "attribute_outside_writes",
     "base_model",
     "context_field",
     "context_id_field",

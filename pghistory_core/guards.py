@@ -12,12 +12,14 @@ from typing import Any
 import pgtrigger
 from pgtrigger import compiler
 
+from pghistory_core import attribution
 from pghistory_core.trigger_sql import OwnerBypassTriggerSql
 
 __all__ = [
     "CONTEXT_GUARD",
     "AppendOnly",
     "AppendOnlyTruncate",
+    "AttributionGuard",
     "ContextGuard",
     "OwnerBypassTrigger",
 ]
@@ -116,6 +118,40 @@ IF NOT (NEW.id OPERATOR(pg_catalog.=) OLD.id)
    ) THEN
   RAISE EXCEPTION 'pghistory: Cannot change what context % recorded', OLD.id
     USING HINT = 'A context can gain metadata keys, never change or lose one.';
+END IF;
+RETURN NEW;
+"""
+
+
+class AttributionGuard(OwnerBypassTrigger):
+    """Refuses a context that claims a database session it was not written in.
+
+    ``attribution.KEYS`` (login role, application name, client address) are recorded by the
+    database for writes made outside Django; an application role that may insert contexts
+    must not be able to attribute anything to another role this way. Keys already recorded are
+    left to ``ContextGuard``.
+    """
+
+    when = pgtrigger.Before
+    operation = pgtrigger.Insert | pgtrigger.Update
+    level = pgtrigger.Row
+    declare = [("_pgh_claimed", "BOOLEAN")]
+
+    def __init__(self) -> None:
+        super().__init__(name="context_attribution")
+
+    def get_func(self, model: Any) -> str:
+        insert = attribution.claimed_sql("NEW.metadata")
+        update = attribution.claimed_sql("NEW.metadata", old="OLD.metadata")
+        return f"""
+IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+  _pgh_claimed := {insert};
+ELSE
+  _pgh_claimed := {update};
+END IF;
+IF _pgh_claimed THEN
+  RAISE EXCEPTION 'pghistory: Context % claims a database session it was not written in', NEW.id
+    USING HINT = 'db_role, application_name and client_addr are recorded by the database.';
 END IF;
 RETURN NEW;
 """

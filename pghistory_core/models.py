@@ -11,7 +11,7 @@ from django.db import models
 from pghistory_core.aggregate import EventsManager, EventsQuerySet
 from pghistory_core.event_query import EventManager, EventQuerySet
 from pghistory_core.fields import NextEventId, ProxyField
-from pghistory_core.guards import ContextGuard
+from pghistory_core.guards import AttributionGuard, ContextGuard
 from pghistory_core.indexes import JSONPathGinIndex
 
 __all__ = [
@@ -49,7 +49,8 @@ class Context(models.Model):
             JSONPathGinIndex(fields=["metadata"], name="pghistory_core_ctx_metadata"),
         ]
         # A context may gain keys (nested contexts), never change or lose one, nor be deleted.
-        triggers = [ContextGuard()]
+        # Nor claim a database session it was not written in (writes made outside Django).
+        triggers = [ContextGuard(), AttributionGuard()]
 
     def __str__(self) -> str:
         return str(self.id)

@@ -60,3 +60,7 @@ TEMPLATES = [
 
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Writes without a context record nothing here, as in django-pghistory 3.x, which most tests
+# compare with; tests/core/test_attribution.py installs the attribution it tests.
+PGHISTORY_ATTRIBUTE_OUTSIDE_WRITES = False

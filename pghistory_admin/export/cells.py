@@ -11,6 +11,7 @@ from django.db import models
 from pghistory_admin import conf
 from pghistory_admin.diffs import MASK, _is_secret
 from pghistory_admin.rows import ACTIONS
+from pghistory_core import attribution
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
 
@@ -29,12 +30,18 @@ COLUMNS = (
     "user",
     "url",
     "command",
+    "db_role",
+    "application_name",
+    "client_addr",
     "context_id",
 )
 #: The last columns: the other context metadata (a JSON object), the values and the changes.
 TRAILING = ("context", "data", "diff")
+#: The keys a write made outside Django records (``pghistory_core.attribution``), in the order
+#: of their columns.
+SESSION_KEYS = attribution.KEYS
 #: Metadata keys that have columns of their own in every export.
-SHOWN_KEYS = ("user", "url", "command", "command_args")
+SHOWN_KEYS = ("user", "url", "command", "command_args", *SESSION_KEYS)
 
 
 def header(keys: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from pghistory_admin import conf, timeouts
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
     FORMULA_PREFIXES,
+    SESSION_KEYS,
     SHOWN_KEYS,
     actions,
     header,
@@ -492,7 +493,7 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
         _object_id_sql(event_model, connection),
         action,
         label_sql,
-        *(f"_pgh_c._m{i}" for i in range(4)),
+        *(f"_pgh_c._m{i}" for i in range(_SHOWN_CELLS)),
         "_pgh_r._x",
         *(f"_pgh_c._k{i}" for i in range(len(keys))),
         "_pgh_c._rest",
@@ -575,8 +576,13 @@ def _diff_sql(tracked: list[_Tracked]) -> str:
     return f"CASE WHEN _pgh_r._has THEN '{{' || {changes} || '}}' END"
 
 
+#: How many cells ``_shown_cells`` makes.
+_SHOWN_CELLS = 4 + len(SESSION_KEYS)
+
+
 def _shown_cells(metadata: str) -> list[str]:
-    """``user_id``, ``user``, ``url`` and ``command`` of a context's ``metadata`` (``jsonb``)."""
+    """``user_id``, ``user``, ``url``, ``command`` and the database session's keys of a
+    context's ``metadata`` (``jsonb``)."""
     user = f"({metadata} ->> 'user')"
     user_model = get_user_model()
     table = quote(user_model._meta.db_table)
@@ -603,6 +609,7 @@ def _shown_cells(metadata: str) -> list[str]:
         _neutralise_sql(username),
         masked_key_sql("url", _neutralise_sql(f"({metadata} ->> 'url')")),
         _neutralise_sql(f"({command})"),
+        *(_neutralise_sql(f"({metadata} ->> {literal(key)})") for key in SESSION_KEYS),
     ]
 
 

@@ -16,6 +16,7 @@ from pghistory_admin import conf
 from pghistory_admin.diffs import MASK
 from pghistory_admin.export.cells import (
     INTEGER_ID,
+    SESSION_KEYS,
     actions,
     command_of,
     header,
@@ -48,6 +49,7 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
     (``app_label.Model``), ``object_id``, ``action`` (the word the pages show: created, updated,
     deleted, or the label), ``label`` (the raw ``pgh_label``), ``user_id`` (as recorded),
     ``user`` (its username; empty when unknown), ``url``, ``command`` (with its arguments),
+    ``db_role``, ``application_name`` and ``client_addr`` (of a write made outside Django),
     ``context_id``, one ``context.<key>`` column per key of
     ``PGHISTORY_ADMIN_EXPORT_CONTEXT_COLUMNS``, ``context`` (the other metadata, a JSON object),
     ``data`` and ``diff`` (JSON). Every cell goes through ``neutralise``.
@@ -83,6 +85,7 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
                 usernames.get(_text(user)) if user is not None else None,
                 masked_key("url", metadata.get("url")),
                 command_of(metadata),
+                *(metadata.get(key) for key in SESSION_KEYS),
                 event["pgh_context_id"],
                 *(masked_key(key, metadata.get(key)) for key in keys),
                 rest or None,

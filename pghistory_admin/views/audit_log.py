@@ -23,6 +23,7 @@ from pghistory_admin.rows import EventRow, RowBuilder
 from pghistory_admin.search_limit import SearchLimit, export_note, search_limit
 from pghistory_admin.tables import SORTS, EventTable
 from pghistory_admin.views.base import AdminPageMixin, PageMixin, querystring
+from pghistory_core import attribution
 from pghistory_core.models import Context, Events
 
 if TYPE_CHECKING:
@@ -31,6 +32,13 @@ if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 __all__ = ["AuditLogExportView", "AuditLogView", "EventDiffView", "EventsMixin"]
+
+#: What the context panel says of the keys a write made outside Django records.
+SESSION_NOTES = {
+    attribution.DB_ROLE: gettext_lazy("the database login role of the session"),
+    attribution.APPLICATION_NAME: gettext_lazy("chosen by the client, proves nothing"),
+    attribution.CLIENT_ADDR: gettext_lazy("as the database server saw it"),
+}
 
 
 class EventsMixin:
@@ -133,6 +141,8 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
 
     def get_context_entry(self, key: str, value: Any) -> dict[str, Any]:
         """One metadata key of the panel: its value as text, and a link for the user."""
+        if key in SESSION_NOTES:
+            return {"key": key, "value": value, "url": None, "note": SESSION_NOTES[key]}
         if key != "user" or value == MASK:
             return {"key": key, "value": value, "url": None}
         if value is None:

@@ -58,6 +58,9 @@ FIXED = [
     "user",
     "url",
     "command",
+    "db_role",
+    "application_name",
+    "client_addr",
     "context_id",
 ]
 HEADER = [*FIXED, "context", "data", "diff"]

@@ -32,6 +32,8 @@ TIME_ZONE = "UTC"
 ROOT_URLCONF = "evo_urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 ALLOWED_HOSTS = ["*"]
+# Writes outside a context record no database session, as in tests/settings.py.
+PGHISTORY_ATTRIBUTE_OUTSIDE_WRITES = False
 DATABASES = devdb.databases(url=os.environ["DATABASE_URL"])
 DATABASES["default"]["NAME"] = os.environ["EVO_DB"]
 INSTALLED_APPS = [

@@ -40,6 +40,8 @@ def test_demo_prepares_and_seeds(scratch_database):
     assert "Seeded" in run.stdout
     # migrate installed the triggers: nothing to install again, nothing said about it.
     assert "trigger" not in run.stdout + run.stderr
+    # A price changed from psql by the role shop_etl, attributed to that session.
+    assert _outside_writes(scratch_database) == [("shop_etl", "psql", ["price"])]
     # Second run: no reseed, same credentials.
     again = subprocess.run(
         [sys.executable, "-m", "example_project", "--no-serve"],
@@ -71,6 +73,26 @@ def test_demo_prepares_and_seeds(scratch_database):
         timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _outside_writes(url):
+    """Role, application name and changed fields of the seeded writes made from psql."""
+    conn = connection.Database.connect(url)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT c.metadata ->> 'db_role', c.metadata ->> 'application_name', e.price,"
+            " (SELECT p.price FROM shop_productevent AS p WHERE p.pgh_obj_id = e.pgh_obj_id"
+            "  AND p.pgh_id < e.pgh_id ORDER BY p.pgh_id DESC LIMIT 1)"
+            " FROM shop_productevent AS e JOIN pghistory_core_context AS c"
+            " ON c.id = e.pgh_context_id WHERE c.metadata ->> 'application_name' = 'psql'"
+        )
+        return [
+            (role, app, ["price"] if new != old else [])
+            for role, app, new, old in cursor.fetchall()
+        ]
+    finally:
+        conn.close()
 
 
 def _drop_one_trigger(url):

@@ -1,7 +1,9 @@
-"""Two stories told on fixed days, for the blame and as-of pages.
+"""Stories told on fixed days, for the blame, as-of and audit log pages.
 
 * A product edited by several people over three weeks (``SHOWCASE_SKU``): its blame names a
   different editor, day and URL or command for most fields.
+* A tea repriced from ``psql`` by the database role ``shop_etl`` at 3 this morning (``outside``):
+  a write made outside Django, attributed to its database session.
 * An order placed ten days ago (``SHOWCASE_ORDER_ADDRESS``), paid, then changed by support three
   days ago (a line removed, one added, a quantity raised) and shipped: "as of last week" shows it
   with its original lines.
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 import pghistory_core
 from example_project.shop.models import Category, Customer, Order, OrderLine, Product
+from example_project.shop.seeding import outside
 from example_project.shop.seeding.timeline import backdate, last_event_id
 
 __all__ = ["SHOWCASE_ORDER_ADDRESS", "SHOWCASE_SKU", "run"]
@@ -109,6 +112,9 @@ def order_story(users: dict[str, User]) -> Order | None:
 
 
 def run(users: dict[str, User]) -> None:
-    """Tell both stories (after the simulated month, so they are the objects' newest events)."""
+    """Tell the stories (after the simulated month, so they are the objects' newest events)."""
     product_story(users)
     order_story(users)
+    # Last night at 3, after everything else (events are listed by id, which follows time).
+    night = _day(0, 3)
+    outside.run(night if night < timezone.now() else timezone.now())

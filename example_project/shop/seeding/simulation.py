@@ -26,6 +26,7 @@ import pghistory_core
 from example_project.shop.models import Category, Customer, Order, OrderLine, Product
 from example_project.shop.seeding import data
 from example_project.shop.seeding.timeline import Timeline, last_event_id
+from pghistory_core.models import Events
 
 Status = Order.Status
 _NOTES = [
@@ -122,6 +123,14 @@ class Simulation:
                     yield when
             else:
                 yield when
+        if context_id is None:
+            # Written without a context: the database recorded the session as one (if the
+            # attribution of writes made outside Django is on); it moves with its events.
+            context_id = (
+                Events.objects.filter(pgh_id__gt=self._last_id, pgh_context_id__isnull=False)
+                .values_list("pgh_context_id", flat=True)
+                .first()
+            )
         self.requests += 1
         self._last_id = last_event_id()
         self.timeline.record(self._last_id, when, context_id)
