@@ -211,9 +211,9 @@ def test_default_event_model_names_follow_3x():
 
 @pytest.mark.django_db
 def test_events_pgh_context_is_the_metadata_dict():
+    Author.objects.create(name="anonymous")
     with pghistory_core.context(user=5, url="/books/") as ctx:
         author = Author.objects.create(name="Le Guin")
-    Author.objects.create(name="anonymous")
     event = Events.objects.tracks(author).get()
     assert event.pgh_context == {"user": 5, "url": "/books/"}
     assert event.pgh_context["user"] == 5
@@ -230,7 +230,7 @@ def test_events_pgh_context_is_the_metadata_dict():
     ) == [event.pgh_id]
     assert Events.objects.filter(pgh_context__isnull=True).count() == 1
     assert list(Events.no_objects.all()) == []
-    assert Events.objects.values_list("pgh_context", flat=True).order_by("pgh_id")[0] == {
+    assert Events.objects.values_list("pgh_context", flat=True).order_by("-pgh_id")[0] == {
         "user": 5,
         "url": "/books/",
     }
@@ -259,11 +259,11 @@ def test_events_proxies_with_fields_pass_the_system_checks():
 
 @pytest.mark.django_db
 def test_events_proxy_fields_read_filter_and_join(user):
+    Author.objects.create(name="without")
     with pghistory_core.context(user=user.pk, url="/shop/"):
         Author.objects.create(name="with")
     with pghistory_core.context(user="not-a-pk", url="/other/"):
         Author.objects.create(name="odd user")
-    Author.objects.create(name="without")
     event = CompatEvents.objects.get(url="/shop/")
     assert (event.user, event.url, event.pgh_data["name"]) == (user, "/shop/", "with")
     assert list(
@@ -272,9 +272,9 @@ def test_events_proxy_fields_read_filter_and_join(user):
     assert CompatEvents.objects.filter(user__isnull=True).count() == 2
     assert MiddlewareEvents.objects.get(user=user).url == "/shop/"
     assert list(MiddlewareEvents.objects.order_by("pgh_id").values_list("url", flat=True)) == [
+        None,
         "/shop/",
         "/other/",
-        None,
     ]
 
 
@@ -289,11 +289,11 @@ def test_events_proxy_fields_read_nested_keys_with_their_types():
 
 @pytest.mark.django_db
 def test_proxy_of_an_event_model_reads_the_context_user_as_a_foreign_key(user):
+    Gadget.objects.create(name="fan")
     with pghistory_core.context(user=user.pk):
         Gadget.objects.create(name="lamp")
-    Gadget.objects.create(name="fan")
     rows = GadgetEventProxy.objects.filter(pgh_label="insert").order_by("pgh_id")
-    assert [(e.name, e.user) for e in rows] == [("lamp", user), ("fan", None)]
+    assert [(e.name, e.user) for e in rows] == [("fan", None), ("lamp", user)]
     assert list(
         GadgetEventProxy.objects.filter(user__username="alice").values_list("name", flat=True)
     ) == ["lamp"]
@@ -420,6 +420,28 @@ def test_context_enter_nesting_and_calls_outside_with():
 
     task()
     assert AuthorEvent.objects.get(name="from task").pgh_context.metadata == {"task": "sync"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("model", "event_model"),
+    [(Author, AuthorEvent), (Gadget, GadgetEvent)],
+    ids=["statement-level", "row-level"],
+)
+def test_a_context_closed_inside_a_transaction_still_applies_to_its_later_writes(
+    model, event_model
+):
+    # 3.x's test_scope_inside_transaction: the test runs in a transaction.
+    model.objects.create(name="before")
+    with pghistory_core.context() as ctx:
+        model.objects.create(name="inside")
+    model.objects.create(name="after")
+    events = event_model.objects.order_by("pgh_id")
+    assert [(e.name, e.pgh_context_id) for e in events] == [
+        ("before", None),
+        ("inside", ctx.id),
+        ("after", ctx.id),
+    ]
 
 
 @pytest.mark.django_db
