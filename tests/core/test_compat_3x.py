@@ -8,6 +8,7 @@ The models are in ``tests/testapp/models.py`` (the "3.x compatibility" section).
 
 import io
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pgtrigger
 import pytest
@@ -43,6 +44,8 @@ from tests.testapp.models import (
     Label,
     Memo,
     MemoEvent,
+    Review,
+    ReviewEvent,
     UserGroupsEvent,
 )
 
@@ -234,6 +237,72 @@ def test_events_pgh_context_is_the_metadata_dict():
         "user": 5,
         "url": "/books/",
     }
+
+
+@pytest.mark.django_db
+def test_events_values_have_3x_keys_with_data_keyed_by_column(user):
+    author = Author.objects.create(name="Tove")
+    review = Review.objects.create(score=1, author=author)
+    Review.objects.filter(pk=review.pk).update(score=2)
+    ids = list(ReviewEvent.objects.order_by("pgh_id").values_list("pgh_id", flat=True))
+    common = {
+        "pgh_model": "testapp.ReviewEvent",
+        "pgh_created_at": ANY,
+        "pgh_context_id": None,
+        "pgh_context": None,
+        "pgh_obj_model": "testapp.Review",
+        "pgh_obj_id": str(review.pk),
+    }
+    data = {"id": review.pk, "author_id": author.pk, "checked_by_id": None}
+    # Keys as 3.x's: the event table's columns ("review_score" for the field "score"), with
+    # the field the event model declares itself; eleven keys (no pgh_context_metadata).
+    assert list(Events.objects.references(review).order_by("pgh_id").values()) == [
+        {
+            **common,
+            "pgh_slug": f"testapp.ReviewEvent:{ids[0]}",
+            "pgh_id": ids[0],
+            "pgh_label": "insert",
+            "pgh_data": {**data, "review_score": 1},
+            "pgh_diff": None,
+        },
+        {
+            **common,
+            "pgh_slug": f"testapp.ReviewEvent:{ids[1]}",
+            "pgh_id": ids[1],
+            "pgh_label": "update",
+            "pgh_data": {**data, "review_score": 2},
+            "pgh_diff": {"review_score": [1, 2]},
+        },
+    ]
+    assert len(Events.objects.values_list()[0]) == 11
+    # by_attname(): the tracked fields by attribute name (what the admin reads).
+    assert list(
+        Events.objects.by_attname().tracks(review).order_by("pgh_id").values("pgh_data", "pgh_diff")
+    ) == [
+        {"pgh_data": {"id": review.pk, "author_id": author.pk, "score": 1}, "pgh_diff": None},
+        {"pgh_data": {"id": review.pk, "author_id": author.pk, "score": 2}, "pgh_diff": {"score": [1, 2]}},
+    ]
+    # pgh_context_metadata still answers when asked for.
+    assert Events.objects.values_list("pgh_context_metadata", flat=True)[0] is None
+    # references() also follows the foreign keys the event model declares itself.
+    assert not Events.objects.references(user).exists()
+    ReviewEvent.objects.filter(pgh_id=ids[1]).update(checked_by=user)
+    assert list(Events.objects.references(user).values_list("pgh_id", "pgh_diff")) == [
+        (ids[1], {"review_score": [1, 2], "checked_by_id": [None, user.pk]})
+    ]
+
+
+@pytest.mark.django_db
+def test_events_references_refuses_mixed_models_and_tracks():
+    author = Author.objects.create(name="Tove")
+    review = Review.objects.create(score=1, author=author)
+    with pytest.raises(ValueError, match=r"^The objects passed to references\(\) are not of the same"):
+        Events.objects.references(author, review)
+    with pytest.raises(ValueError, match=r"^Cannot use both tracks\(\) and references\(\)\.$"):
+        Events.objects.references(author).tracks(author)
+    with pytest.raises(ValueError, match="Cannot use both"):
+        Events.objects.tracks(review).references(author)
+    assert Events.objects.references([author, Author.objects.create(name="Jansson")]).count() == 3
 
 
 @pytest.mark.django_db
@@ -471,6 +540,22 @@ def test_create_event_and_revert_as_in_3x():
 # Conditions and trackers ---------------------------------------------------------------------
 
 
+@pytest.mark.django_db
+def test_a_statement_that_writes_no_event_leaves_no_context_row(book):
+    # 3.x's test_conditional_statement_trigger; Book's update tracker is statement-level with
+    # a condition (AnyChange), BookPriceEvent's too.
+    with pghistory_core.context(step="nothing"):
+        Book.objects.filter(pk=book.pk).update(price=book.price)  # no tracked field changes
+        Book.objects.filter(pk=-1).update(price=1)  # no row
+        book.save()  # only the auto_now field changes, which the condition excludes
+    assert not Context.objects.exists()
+    with pghistory_core.context(step="price") as ctx:
+        Book.objects.filter(pk=book.pk).update(price=Decimal("1.50"))
+    assert list(Context.objects.values_list("id", "metadata")) == [(ctx.id, {"step": "price"})]
+    events = [BookEvent.objects.get(pgh_label="update"), BookPriceEvent.objects.get()]
+    assert [e.pgh_context_id for e in events] == [ctx.id, ctx.id]
+
+
 def test_pgtrigger_conditions_are_accepted_and_default_to_the_tracked_fields():
     model = pghistory_core.create_event_model(Gadget, fields=["price"], model_name="Tmp")
     [_pk_trigger, trigger] = triggers_for(
@@ -563,3 +648,34 @@ def test_field_configuration_kwargs_follow_the_3x_hierarchy():
         copies = config.default_trackers()
     assert [type(t) for t in copies] == [type(t) for t in trackers]
     assert all(copy is not original for copy, original in zip(copies, trackers, strict=True))
+
+
+@pytest.mark.django_db
+def test_copied_foreign_keys_are_indexed_by_default_as_in_3x():
+    assert config.foreign_key_field().kwargs == {
+        "db_index": True,
+        "db_constraint": False,
+        "on_delete": models.DO_NOTHING,
+        "primary_key": False,
+        "unique": False,
+        "unique_for_date": None,
+        "unique_for_month": None,
+        "unique_for_year": None,
+        "related_name": "+",
+        "related_query_name": "+",
+    }
+    # PGHISTORY_FIELD's db_index=False is overridden by the foreign-key level's default...
+    with override_settings(PGHISTORY_FIELD=pghistory_core.Field(db_index=False)):
+        assert config.foreign_key_field().kwargs["db_index"] is True
+    # ...and PGHISTORY_FOREIGN_KEY_FIELD can turn it off.
+    with override_settings(
+        PGHISTORY_FOREIGN_KEY_FIELD=pghistory_core.ForeignKey(db_index=False)
+    ):
+        assert config.foreign_key_field().kwargs["db_index"] is False
+    assert BookEvent._meta.get_field("author").db_index
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [BookEvent._meta.db_table, '%(author_id)'],
+        )
+        assert cursor.fetchone()[0] == 1
