@@ -684,9 +684,7 @@ def _default_values(queryset: models.QuerySet[Any], expressions: dict[str, Any])
     if expressions:
         return []
     return [
-        f.attname
-        for f in queryset.model._meta.concrete_fields
-        if f.name != "pgh_context_metadata"
+        f.attname for f in queryset.model._meta.concrete_fields if f.name != "pgh_context_metadata"
     ]
 
 

@@ -280,7 +280,10 @@ def test_events_values_have_3x_keys_with_data_keyed_by_column(user):
         Events.objects.by_attname().tracks(review).order_by("pgh_id").values("pgh_data", "pgh_diff")
     ) == [
         {"pgh_data": {"id": review.pk, "author_id": author.pk, "score": 1}, "pgh_diff": None},
-        {"pgh_data": {"id": review.pk, "author_id": author.pk, "score": 2}, "pgh_diff": {"score": [1, 2]}},
+        {
+            "pgh_data": {"id": review.pk, "author_id": author.pk, "score": 2},
+            "pgh_diff": {"score": [1, 2]},
+        },
     ]
     # pgh_context_metadata still answers when asked for.
     assert Events.objects.values_list("pgh_context_metadata", flat=True)[0] is None
@@ -296,7 +299,9 @@ def test_events_values_have_3x_keys_with_data_keyed_by_column(user):
 def test_events_references_refuses_mixed_models_and_tracks():
     author = Author.objects.create(name="Tove")
     review = Review.objects.create(score=1, author=author)
-    with pytest.raises(ValueError, match=r"^The objects passed to references\(\) are not of the same"):
+    with pytest.raises(
+        ValueError, match=r"^The objects passed to references\(\) are not of the same"
+    ):
         Events.objects.references(author, review)
     with pytest.raises(ValueError, match=r"^Cannot use both tracks\(\) and references\(\)\.$"):
         Events.objects.references(author).tracks(author)
@@ -668,14 +673,12 @@ def test_copied_foreign_keys_are_indexed_by_default_as_in_3x():
     with override_settings(PGHISTORY_FIELD=pghistory_core.Field(db_index=False)):
         assert config.foreign_key_field().kwargs["db_index"] is True
     # ...and PGHISTORY_FOREIGN_KEY_FIELD can turn it off.
-    with override_settings(
-        PGHISTORY_FOREIGN_KEY_FIELD=pghistory_core.ForeignKey(db_index=False)
-    ):
+    with override_settings(PGHISTORY_FOREIGN_KEY_FIELD=pghistory_core.ForeignKey(db_index=False)):
         assert config.foreign_key_field().kwargs["db_index"] is False
     assert BookEvent._meta.get_field("author").db_index
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
-            [BookEvent._meta.db_table, '%(author_id)'],
+            [BookEvent._meta.db_table, "%(author_id)"],
         )
         assert cursor.fetchone()[0] == 1

@@ -223,9 +223,7 @@ def test_a_tracked_models_change_list_links_to_its_events_and_back(client, histo
     assert "events-admin" not in _links(client.get("/admin/testapp/tag/"))
 
 
-def test_a_tracked_objects_change_form_links_to_its_events_and_event_model_admins(
-    client, history
-):
+def test_a_tracked_objects_change_form_links_to_its_events_and_event_model_admins(client, history):
     client.force_login(_user("root", superuser=True))
     page = f"/admin/testapp/author/{history.pk}/change/"
     links = _links(client.get(page))
@@ -235,7 +233,10 @@ def test_a_tracked_objects_change_form_links_to_its_events_and_event_model_admin
     assert parse_qs(urlsplit(events_url).query) == query
     response = client.get(events_url)
     assert f"testapp.Author:{history.pk}" in response.content.decode()
-    assert _listed(response) == [("testapp.AuthorEvent", "insert"), ("testapp.AuthorEvent", "update")]
+    assert _listed(response) == [
+        ("testapp.AuthorEvent", "insert"),
+        ("testapp.AuthorEvent", "update"),
+    ]
     assert _back_of(client, events_url) == page
     assert len(_listed(client.get(events_url.replace("tracks", "references")))) == 3
 
