@@ -155,6 +155,22 @@ class context:
         return self._id
 
 
+class _Tracker:
+    """django-pghistory 3.x's private ``runtime._tracker`` (a thread-local), read-only:
+    ``_tracker.value`` is the open context (``id``, ``metadata``); without one, reading it
+    raises ``AttributeError`` (so ``hasattr(_tracker, "value")`` is ``False``)."""
+
+    @property
+    def value(self) -> Context:
+        state = _current.get()
+        if state is None:
+            raise AttributeError("value")
+        return Context(id=state.id, metadata=state.metadata)
+
+
+_tracker = _Tracker()
+
+
 def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
     """The open context's id and metadata, or ``None``."""
     state = _current.get()

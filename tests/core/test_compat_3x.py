@@ -519,6 +519,25 @@ def test_a_context_closed_inside_a_transaction_still_applies_to_its_later_writes
 
 
 @pytest.mark.django_db
+def test_create_event_takes_a_denormalised_context_from_the_open_block_only():
+    # 3.x's test_create_event_denormed_context: the test runs in one transaction.
+    from pghistory_core import runtime
+
+    assert not hasattr(runtime._tracker, "value")
+    with pghistory_core.context(user=3) as ctx:
+        memo = Memo.objects.create(text="x")
+        assert runtime._tracker.value.id == ctx.id
+        event = pghistory_core.create_event(memo, label="insert")
+        assert (event.pgh_context, event.pgh_context_id) == ({"user": 3}, ctx.id)
+    event = pghistory_core.create_event(memo, label="insert")
+    assert (event.pgh_context, event.pgh_context_id) == (None, None)
+    # A trigger still sees the closed context's settings until the transaction ends.
+    memo.text = "y"
+    memo.save()
+    assert MemoEvent.objects.get(pgh_label="update").pgh_context == {"user": 3}
+
+
+@pytest.mark.django_db
 def test_create_event_and_revert_as_in_3x():
     author = Author.objects.create(name="Ursula")
     with pghistory_core.context(reason="manual"):
