@@ -529,7 +529,9 @@ class DeleteWhere(Op):
                     f"DELETE FROM {_table(self.m)} WHERE {_col(self.m, spec.field)} = ANY(%s)",
                     [list(self.match)],
                 )
-        r.wrote()
+        if self.via == "raw" or targets:
+            # QuerySet.delete() collects the rows first: no DELETE is sent when none match.
+            r.wrote()
         for pk in targets:
             r.record_delete(self.m, pk)
 
@@ -842,6 +844,18 @@ _HOSTILE = [
 _MULTI = [Create("document", ""), Ctx(0, (Update("document", 0, "b", "multi"),))]
 
 
+# A context whose only statement deleted nothing through the ORM (no DELETE was sent).
+_NOTHING_SENT = [
+    Atomic(
+        (
+            Ctx(0, (DeleteWhere("author", ("",), "qs"),)),
+            Create("author", "", "n0"),
+        )
+    )
+]
+
+
+@example(program=_NOTHING_SENT)
 @example(program=_SAVEPOINT_LEAK)
 @example(program=_MANUAL_LEAK)
 @example(program=_EXECUTEMANY)
