@@ -59,6 +59,7 @@ def previous_data(
     """The values recorded last under the old key before the change (``pgh_data``), if any."""
     previous = (
         Events.objects.using(using)
+        .by_attname()
         .across(event_model)
         .filter(pgh_obj_id=change.old_obj_id, pgh_id__lt=change.pgh_id)
         .order_by("-pgh_id")

@@ -60,7 +60,9 @@ def event_data(instances: list[models.Model], using: str | None = None) -> list[
     rows: dict[int, dict[str, Any]] = {}
     if ids:
         event_models = {m for i in instances for m in object_event_models(type(i))}
-        queryset = Events.objects.using(using).across(*event_models).filter(pgh_id__in=ids)
+        queryset = (
+            Events.objects.using(using).by_attname().across(*event_models).filter(pgh_id__in=ids)
+        )
         rows = {r["pgh_id"]: r["pgh_data"] or {} for r in queryset.values("pgh_id", "pgh_data")}
     return [
         {

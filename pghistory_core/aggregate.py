@@ -59,12 +59,31 @@ def _resolve_event_model(value: Any) -> type[Event]:
     return model
 
 
-def data_sql(event_model: type[Event], alias: str) -> str:
-    """``jsonb`` of the tracked values of an event row, keyed by the tracked attribute names."""
-    tracked = event_model.pgh_tracked_model
+def data_columns(event_model: type[Event], *, by_attname: bool = False) -> list[tuple[str, str]]:
+    """The values ``pgh_data`` holds of an event model, as ``(key, event table column)``.
+
+    As in django-pghistory 3.x, every column of the event table not starting with ``pgh_``
+    (the tracked fields and any field the event model declares itself), keyed by column.
+    ``by_attname``: the tracked fields only, keyed by the tracked model's attribute names.
+    """
+    if by_attname:
+        tracked = event_model.pgh_tracked_model
+        return [
+            (field(tracked, name).attname, column(event_model, name))
+            for name in event_model.pgh_tracked_fields
+        ]
+    return [
+        (str(f.column), str(f.column))
+        for f in event_model._meta.concrete_fields
+        if not str(f.column).startswith("pgh_")
+    ]
+
+
+def data_sql(event_model: type[Event], alias: str, *, by_attname: bool = False) -> str:
+    """``jsonb`` of the values of an event row (see ``data_columns``)."""
     pairs = [
-        f"{literal(field(tracked, name).attname)}, {alias}.{quote(column(event_model, name))}"
-        for name in event_model.pgh_tracked_fields
+        f"{literal(key)}, {alias}.{quote(col)}"
+        for key, col in data_columns(event_model, by_attname=by_attname)
     ]
     if not pairs:
         return "'{}'::jsonb"
@@ -72,23 +91,22 @@ def data_sql(event_model: type[Event], alias: str) -> str:
     return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
 
 
-def diff_sql(event_model: type[Event], alias: str) -> str:
-    """``{attname: [old, new]}`` against the object's previous event (NULL for the first).
+def diff_sql(event_model: type[Event], alias: str, *, by_attname: bool = False) -> str:
+    """``{key: [old, new]}`` against the object's previous event (NULL for the first), keyed
+    as ``pgh_data`` (see ``data_columns``).
 
     One index lookup of the predecessor on ``(pgh_obj_id, pgh_id)``, then a column-by-column
     comparison; unchanged fields are dropped by ``jsonb_strip_nulls``.
     """
     if not event_model.pgh_has_obj:
         return "NULL::jsonb"
-    tracked = event_model.pgh_tracked_model
     table = quote(event_model._meta.db_table)
     obj = quote(column(event_model, "pgh_obj"))
     pairs = []
-    for name in event_model.pgh_tracked_fields:
-        col = quote(column(event_model, name))
-        old, new = f"to_jsonb(_pgh_p.{col})", f"to_jsonb({alias}.{col})"
+    for key, col in data_columns(event_model, by_attname=by_attname):
+        old, new = f"to_jsonb(_pgh_p.{quote(col)})", f"to_jsonb({alias}.{quote(col)})"
         pairs.append(
-            f"{literal(field(tracked, name).attname)}, CASE WHEN {old} IS DISTINCT FROM {new} "
+            f"{literal(key)}, CASE WHEN {old} IS DISTINCT FROM {new} "
             f"THEN jsonb_build_array({old}, {new}) END"
         )
     if not pairs:
@@ -102,7 +120,7 @@ def diff_sql(event_model: type[Event], alias: str) -> str:
     )
 
 
-def lazy_diff_sql(models_: Sequence[type[Event]], outer: str) -> str:
+def lazy_diff_sql(models_: Sequence[type[Event]], outer: str, *, by_attname: bool = False) -> str:
     """``pgh_diff`` of an aggregate row, computed above the union.
 
     At the top of the query Postgres evaluates it after ``ORDER BY … LIMIT`` (it postpones
@@ -110,7 +128,8 @@ def lazy_diff_sql(models_: Sequence[type[Event]], outer: str) -> str:
     whatever plan found them.
     """
     branches = [
-        f"WHEN {literal(model._meta.label)} THEN (SELECT {diff_sql(model, '_pgh_e')} "
+        f"WHEN {literal(model._meta.label)} "
+        f"THEN (SELECT {diff_sql(model, '_pgh_e', by_attname=by_attname)} "
         f"FROM {quote(model._meta.db_table)} AS _pgh_e WHERE _pgh_e.pgh_id = {outer}.pgh_id)"
         for model in models_
         if model.pgh_has_obj
@@ -171,11 +190,7 @@ class _ObjFilter:
             clauses.append(f"{alias}.{obj_column} IN ({', '.join(['%s'] * len(pks))})")
             params.extend(pks)
         if self.references:
-            for name in event_model.pgh_tracked_fields:
-                tracked_field = field(event_model.pgh_tracked_model, name)
-                target = tracked_field.related_model
-                if not (tracked_field.many_to_one or tracked_field.one_to_one) or target is None:
-                    continue
+            for name, target in _references(event_model):
                 target_pks = self.by_model.get(concrete(target))
                 if target_pks:
                     fk_column = quote(column(event_model, name))
@@ -183,6 +198,23 @@ class _ObjFilter:
                     clauses.append(f"{alias}.{fk_column} IN ({placeholders})")
                     params.extend(target_pks)
         return clauses, params
+
+
+def _references(event_model: type[Event]) -> list[tuple[str, type[models.Model]]]:
+    """The event model's fields holding a foreign key, with the model each points at: the
+    tracked foreign keys, and those the event model declares itself (as in 3.x)."""
+    result = []
+    for name in event_model.pgh_tracked_fields:
+        tracked_field = field(event_model.pgh_tracked_model, name)
+        target = tracked_field.related_model
+        if (tracked_field.many_to_one or tracked_field.one_to_one) and target is not None:
+            result.append((name, target))
+    for own in event_model._meta.concrete_fields:
+        if own.name in event_model.pgh_tracked_fields or own.name.startswith("pgh_"):
+            continue
+        if (own.many_to_one or own.one_to_one) and isinstance(own.related_model, type):
+            result.append((own.name, own.related_model))
+    return result
 
 
 class _ContextFilter:
@@ -358,6 +390,7 @@ def branch_sql(
     proxies: Sequence[tuple[models.Field[Any, Any], list[str]]] = (),
     obj_filters: Sequence[_ObjFilter | _ContextFilter | ChangedFilter],
     connection: Any = None,
+    by_attname: bool = False,
 ) -> tuple[str, list[Any]] | None:
     """One ``SELECT`` of the union; ``None`` when the filters exclude the whole table."""
     alias = "_pgh_e"
@@ -375,7 +408,7 @@ def branch_sql(
         f"{label}::text AS pgh_model",
         f"{literal(event_model.pgh_tracked_model._meta.label)}::text AS pgh_obj_model",
         f"{obj_column} AS pgh_obj_id",
-        f"{data_sql(event_model, alias)} AS pgh_data",
+        f"{data_sql(event_model, alias, by_attname=by_attname)} AS pgh_data",
         # Computed above the union, for the returned rows only (EventsCompiler.compile).
         "NULL::jsonb AS pgh_diff",
         f"{_context_id_sql(event_model, alias)} AS pgh_context_id",
@@ -425,6 +458,7 @@ class EventsQuery(Query):
 
     pgh_event_models: list[type[Event]] | None = None
     pgh_obj_filters: tuple[_ObjFilter | _ContextFilter | ChangedFilter, ...] = ()
+    pgh_by_attname: bool = False
 
     def get_compiler(
         self, using: str | None = None, connection: Any = None, elide_empty: bool = True
@@ -454,6 +488,7 @@ class EventsQuery(Query):
                 proxies=proxies,
                 obj_filters=self.pgh_obj_filters,
                 connection=connection,
+                by_attname=self.pgh_by_attname,
             )
             if branch is not None:
                 parts.append(branch[0])
@@ -480,7 +515,9 @@ class EventsCompiler(SQLCompiler):
             name = node.target.name
             if name == "pgh_diff":
                 chosen = self.query.event_models_chosen()  # type: ignore[attr-defined]
-                return lazy_diff_sql(chosen, self.quote_alias(node.alias)), []
+                by_attname = self.query.pgh_by_attname  # type: ignore[attr-defined]
+                outer = self.quote_alias(node.alias)
+                return lazy_diff_sql(chosen, outer, by_attname=by_attname), []
             if name in ("pgh_context", "pgh_context_metadata"):
                 return lazy_metadata_sql(self.quote_alias(node.alias)), []
         return super().compile(node)
@@ -599,6 +636,19 @@ class EventsQuerySet(models.QuerySet[Any]):
             narrowed = narrowed._changed(ChangedFilter([changed], keys_only=True))
         return models.QuerySet.filter(narrowed, *args, **kwargs)
 
+    def values(self, *fields: Any, **expressions: Any) -> Any:
+        # Without arguments, django-pghistory 3.x's columns (pgh_context_metadata is the same
+        # as pgh_context; it is returned when asked for).
+        return super().values(*(fields or _default_values(self, expressions)), **expressions)
+
+    def values_list(self, *fields: Any, flat: bool = False, named: bool = False) -> Any:
+        return super().values_list(*(fields or _default_values(self, {})), flat=flat, named=named)
+
+    def by_attname(self) -> EventsQuerySet:
+        """``pgh_data`` and ``pgh_diff`` of the tracked fields only, keyed by the tracked model's
+        attribute names (``title``, ``author_id``) instead of the event table's columns."""
+        return self._with(pgh_by_attname=True)
+
     def event_models(self) -> list[type[Event]]:
         """The event models this queryset reads (all installed ones unless ``across()`` narrowed them)."""
         chosen = self.query.pgh_event_models  # type: ignore[attr-defined]
@@ -611,6 +661,7 @@ class EventsQuerySet(models.QuerySet[Any]):
     def tracks(self, *objs: Any) -> EventsQuerySet:
         """Only events of these tracked objects (objects, or one list or queryset of them)."""
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
+        _refuse_both(current)
         return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=False)))
 
     def context_matches(self, *alternatives: dict[str, Any]) -> EventsQuerySet:
@@ -639,9 +690,31 @@ class EventsQuerySet(models.QuerySet[Any]):
         return chained.filter(ChangedTest(changed_filter))
 
     def references(self, *objs: Any) -> EventsQuerySet:
-        """Events of these objects and events whose tracked foreign keys point at them."""
+        """Events of these objects and events whose foreign keys point at them.
+
+        The objects are of one model, and ``tracks()`` cannot be combined with it (``ValueError``,
+        as in django-pghistory 3.x).
+        """
         current: tuple[_ObjFilter, ...] = self.query.pgh_obj_filters  # type: ignore[attr-defined]
-        return self._with(pgh_obj_filters=(*current, _ObjFilter(_objects(objs), references=True)))
+        found = _objects(objs)
+        if len({concrete(type(obj)) for obj in found}) > 1:
+            raise ValueError("The objects passed to references() are not of the same type.")
+        _refuse_both(current, references=True)
+        return self._with(pgh_obj_filters=(*current, _ObjFilter(found, references=True)))
+
+
+def _default_values(queryset: models.QuerySet[Any], expressions: dict[str, Any]) -> list[str]:
+    if expressions:
+        return []
+    return [
+        f.attname for f in queryset.model._meta.concrete_fields if f.name != "pgh_context_metadata"
+    ]
+
+
+def _refuse_both(current: Sequence[Any], *, references: bool = False) -> None:
+    """``tracks()`` and ``references()`` on one queryset: refused, as in 3.x."""
+    if any(isinstance(f, _ObjFilter) and f.references is not references for f in current):
+        raise ValueError("Cannot use both tracks() and references().")
 
 
 def _objects(objs: Sequence[Any]) -> list[models.Model]:

@@ -375,7 +375,7 @@ def blame(obj_or_model: Any, pk_value: Any = None, *, using: str | None = None) 
     ids |= {i for i in (first_id, last_id) if i is not None}
     events: dict[int, BlameEvent] = {}
     if ids:
-        queryset = Events.objects.using(using).across(*scans).tracks(model(pk=obj_pk))
+        queryset = Events.objects.using(using).by_attname().across(*scans).tracks(model(pk=obj_pk))
         events = {row.pgh_id: BlameEvent(row) for row in queryset.filter(pgh_id__in=ids)}
     labels = {pgh_id: event.pgh_label for pgh_id, event in events.items()}
 

@@ -4,7 +4,8 @@
 ``pghistory``; code and tests written for 3.x sometimes import them from there
 (``from pghistory.core import create_event_model``, ``import pghistory.core``). After the rename
 those imports read ``pghistory_core.core``: this module re-exports the same public objects as
-the package's top level (it defines nothing). New code should import from ``pghistory_core``.
+the package's top level (it defines nothing), and 3.x's private helper ``_pascalcase``. New code
+should import from ``pghistory_core``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pghistory_core import (
     utils,
 )
 from pghistory_core.aggregate import event_models
+from pghistory_core.event_model import _pascalcase
 
 __all__ = [
     "DEFAULT",
@@ -52,6 +54,7 @@ __all__ = [
     "RowEvent",
     "Tracker",
     "UpdateEvent",
+    "_pascalcase",
     "config",
     "constants",
     "create_event",

@@ -191,6 +191,7 @@ def _obj_field(
     related_name: str,
     app_label: str,
     module: str,
+    keep_taken: bool = False,
 ) -> models.ForeignKey[Any, Any] | None:
     if setting is None:
         return None
@@ -206,7 +207,7 @@ def _obj_field(
     kwargs = setting.kwargs
     if "related_name" not in kwargs:
         kwargs["related_name"] = related_name
-        if hasattr(target, related_name):
+        if hasattr(target, related_name) and not keep_taken:
             # django-pghistory 3.x fails the system checks here (fields.E304: a parent model of
             # multi-table inheritance, or a second event model of the same fields): give this
             # one an accessor of its own instead.
@@ -324,6 +325,9 @@ def create_event_model(
         default_related_name(base, fields),
         app_label,
         module,
+        # An abstract result keeps 3.x's name: it adds no accessor until a subclass is
+        # declared, which may set its own (obj_field=ObjForeignKey(related_name=...)).
+        keep_taken=abstract,
     )
 
     chained = config.hash_chain() if hash_chain is UNSET else bool(hash_chain)

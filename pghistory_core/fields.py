@@ -83,9 +83,10 @@ class RelatedField(Field):
 
 
 class ForeignKey(RelatedField):
-    """Configuration of copied foreign keys: no database constraint, nothing cascades."""
+    """Configuration of copied foreign keys: no database constraint, nothing cascades; indexed
+    (``db_index=True``), as in django-pghistory 3.x."""
 
-    _defaults = {"on_delete": models.DO_NOTHING, "db_constraint": False}
+    _defaults = {"on_delete": models.DO_NOTHING, "db_constraint": False, "db_index": True}
     _setting: str | None = "foreign_key_field"
 
 

@@ -9,7 +9,7 @@ from django.db import connections, models, router, transaction
 
 from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, field, pk
-from pghistory_core.runtime import context
+from pghistory_core.runtime import context, current
 from pghistory_core.triggers import Values, insert_sql, quote
 
 if TYPE_CHECKING:
@@ -135,8 +135,13 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
     row = "_pgh_row"
     pk_sql = quote(column(type(obj), pk(type(obj)).name))
     # Resolve the context the way the triggers do (a Context row only for foreign-key contexts).
+    metadata = "pghistory_core_context_json()"
     if event_model.pgh_context_kind == "fk":
         context_id = "pghistory_core_context_id()"
+    elif current() is None:
+        # As in 3.x, a denormalised context is the open context() block's: none once it has
+        # closed, even if its settings last until the end of the transaction.
+        context_id, metadata = "NULL::uuid", "NULL::jsonb"
     else:
         context_id = f"NULLIF(current_setting('{CONTEXT_ID_SETTING}', true), '')::uuid"
     insert = insert_sql(
@@ -144,7 +149,7 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
         row,
         f"FROM {quote(obj._meta.db_table)} AS {row}",
         [f"{row}.{pk_sql} = %s"],
-        Values(label="%s", context_id=context_id, context_metadata="pghistory_core_context_json()"),
+        Values(label="%s", context_id=context_id, context_metadata=metadata),
     )
     sql = insert.rstrip(";") + " RETURNING pgh_id"
     with connections[using].cursor() as cursor:

@@ -155,6 +155,22 @@ class context:
         return self._id
 
 
+class _Tracker:
+    """django-pghistory 3.x's private ``runtime._tracker`` (a thread-local), read-only:
+    ``_tracker.value`` is the open context (``id``, ``metadata``); without one, reading it
+    raises ``AttributeError`` (so ``hasattr(_tracker, "value")`` is ``False``)."""
+
+    @property
+    def value(self) -> Context:
+        state = _current.get()
+        if state is None:
+            raise AttributeError("value")
+        return Context(id=state.id, metadata=state.metadata)
+
+
+_tracker = _Tracker()
+
+
 def current() -> tuple[uuid.UUID, dict[str, Any]] | None:
     """The open context's id and metadata, or ``None``."""
     state = _current.get()
@@ -181,11 +197,10 @@ def _literal(value: str) -> str:
     return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _prefix(state: _State | None) -> str:
-    context_id, metadata = (str(state.id), state.encoded) if state is not None else ("", "")
+def _prefix(state: _State) -> str:
     return (
-        f"SELECT set_config('{config.CONTEXT_ID_SETTING}', {_literal(context_id)}, true), "
-        f"set_config('{config.CONTEXT_METADATA_SETTING}', {_literal(metadata)}, true); "
+        f"SELECT set_config('{config.CONTEXT_ID_SETTING}', {_literal(str(state.id))}, true), "
+        f"set_config('{config.CONTEXT_METADATA_SETTING}', {_literal(state.encoded)}, true); "
     )
 
 
@@ -226,33 +241,28 @@ def execute_wrapper(
         connection._pgh_in_effect = None
     if isinstance(sql, str) and _SAVEPOINT_ROLLBACK.match(sql):
         # Rolling back to a savepoint restores the settings as they were when it was taken:
-        # a context cleared since then is back, so clear it again before the next write, and
         # one sent since then is gone, so send it again.
-        connection._pgh_context_sent = True
         connection._pgh_in_effect = None
         return execute(sql, params, many, context_)
-    if not isinstance(sql, str) or not _may_write(sql) or _is_server_side(context_["cursor"]):
+    if (
+        state is None
+        or not isinstance(sql, str)
+        or not _may_write(sql)
+        or _is_server_side(context_["cursor"])
+    ):
+        # Without an open context nothing is sent. As in django-pghistory 3.x, a context that
+        # closed inside a transaction stays in effect for the rest of it: its settings are
+        # transaction-local.
         return execute(sql, params, many, context_)
     # Settings are transaction-local: they outlive the statement in an atomic block and in a
     # transaction opened with set_autocommit(False) alike.
     in_transaction = connection.in_atomic_block or not connection.get_autocommit()
-    if state is None:
-        # After a context closes inside a transaction, the settings would still be set for
-        # the writes that follow, so clear them once.
-        if not getattr(connection, "_pgh_context_sent", False):
-            return execute(sql, params, many, context_)
-        connection._pgh_context_sent = False
-        connection._pgh_in_effect = None
-        if not in_transaction:
-            return execute(sql, params, many, context_)
-    else:
-        connection._pgh_context_sent = in_transaction
-        if in_transaction and getattr(connection, "_pgh_in_effect", None) == state.key():
-            # Sent earlier in this transaction and still in effect: one set_config per
-            # transaction instead of one per write.
-            return execute(sql, params, many, context_)
+    if in_transaction and getattr(connection, "_pgh_in_effect", None) == state.key():
+        # Sent earlier in this transaction and still in effect: one set_config per
+        # transaction instead of one per write.
+        return execute(sql, params, many, context_)
     result = _execute_with_prefix(execute, sql, params, many, context_, state, in_transaction)
-    if state is not None and in_transaction:
+    if in_transaction:
         connection._pgh_in_effect = state.key()
     return result
 
@@ -263,7 +273,7 @@ def _execute_with_prefix(
     params: Any,
     many: bool,
     context_: dict[str, Any],
-    state: _State | None,
+    state: _State,
     in_transaction: bool,
 ) -> Any:
     connection = context_["connection"]

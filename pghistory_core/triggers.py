@@ -144,10 +144,17 @@ def insert_sql(
     return sql + ";"
 
 
-def _context_prelude(event_model: type[Event]) -> str:
+# A statement-level trigger resolves the foreign-key context in its INSERT, as an uncorrelated
+# subquery: Postgres evaluates it once, and only when a first row qualifies, so a statement
+# that writes no event (a condition no row meets, an UPDATE of no row) leaves no Context row
+# behind, as with django-pghistory 3.x's row-level triggers.
+_LAZY_CONTEXT_ID = Values(context_id="(SELECT pghistory_core_context_id())")
+
+
+def _context_prelude(event_model: type[Event], *, lazy: bool = False) -> str:
     kind = event_model.pgh_context_kind
     lines = []
-    if kind == "fk":
+    if kind == "fk" and not lazy:
         lines.append("_pgh_ctx_id := pghistory_core_context_id();")
     if kind == "json":
         lines.append("_pgh_ctx_meta := pghistory_core_context_json();")
@@ -225,10 +232,9 @@ class EventTrigger(pgtrigger.Trigger):
         )
 
     def get_func(self, model: Any) -> str:
-        prelude = _context_prelude(self.event_model)
         if self.level == pgtrigger.Row:
-            return self._row_func(prelude)
-        return self._statement_func(prelude)
+            return self._row_func(_context_prelude(self.event_model))
+        return self._statement_func(_context_prelude(self.event_model, lazy=True))
 
     def _records_key_changes(self) -> bool:
         """Whether this trigger links an event under a changed primary key to the old key.
@@ -288,7 +294,7 @@ class EventTrigger(pgtrigger.Trigger):
         else:
             from_sql = f"FROM {_NEW_ROWS} AS {_NEW} JOIN {_OLD_ROWS} AS {_OLD} ON {_OLD}.{pk_sql} = {_NEW}.{pk_sql}"
         row = _OLD if self.row == "OLD" else _NEW
-        body = [prelude]
+        body = [prelude] if prelude else []
         if self.op == "UPDATE":
             setting = literal(str(self.pk_change_setting))
             body.append(
@@ -301,7 +307,9 @@ class EventTrigger(pgtrigger.Trigger):
                 f"_pgh_skip IS NULL OR NOT ({_NEW}.{pk_sql}::text IN "
                 f"(SELECT jsonb_array_elements_text(_pgh_skip::jsonb)))"
             )
-        body.append(insert_sql(self.event_model, row, from_sql, where))
+        lazy = self.event_model.pgh_context_kind == "fk"
+        variables = _LAZY_CONTEXT_ID if lazy else Values()
+        body.append(insert_sql(self.event_model, row, from_sql, where, variables))
         body.append("RETURN NULL;")
         return "\n".join(body)
 

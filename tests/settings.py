@@ -17,6 +17,8 @@ ALLOWED_HOSTS = ["*"]
 DATABASES = devdb.databases(aliases=("default", "other"), test_prefix=f"test_{os.getpid()}_")
 
 INSTALLED_APPS = [
+    # Above django.contrib.admin, as 3.x's "pghistory.admin": its templates add the event buttons.
+    "pghistory_core.admin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -29,7 +31,6 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory_core",
     "pghistory_admin",
-    "pghistory_core.admin",
     "tests.testapp",
 ]
 

@@ -97,7 +97,8 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
 
 def _chunks(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[list[dict[str, Any]]]:
     """Every event as a dict, by keyset on ``pgh_id`` (no OFFSET, one query per chunk)."""
-    ordered = queryset.order_by("-pgh_id").values(*_VALUES)
+    # Keyed by attribute name, as the COPY export (export/copy.py) keys them.
+    ordered = queryset.by_attname().order_by("-pgh_id").values(*_VALUES)  # type: ignore[attr-defined]
     last: int | None = None
     while True:
         page = ordered if last is None else ordered.filter(pgh_id__lt=last)

@@ -57,7 +57,8 @@ class EventsMixin:
             raise PermissionDenied
 
     def get_queryset(self) -> QuerySet[Any]:
-        return Events.objects.using(conf.read_database()).across(*self.get_event_models())
+        events = Events.objects.using(conf.read_database()).by_attname()
+        return events.across(*self.get_event_models())
 
 
 class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, TemplateView):

@@ -74,7 +74,7 @@ class ObjectMixin(AdminPageMixin):
 
     def get_queryset(self) -> QuerySet[Any]:
         """The object's events (the ``(pgh_obj, pgh_id)`` index answers it)."""
-        events = Events.objects.using(conf.read_database())
+        events = Events.objects.using(conf.read_database()).by_attname()
         return events.across(*self.get_event_models()).tracks(self.model(pk=self.pk))
 
     def renamed_to(self) -> str | None:

@@ -188,14 +188,18 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 class BackFilter(_EchoFilter):
-    """``back``: the page the user came from (kept across filter changes)."""
+    """``back``: the page the user came from (kept across filter changes, not shown: the
+    page offers it as its "Back" button)."""
 
     title = "back"
     parameter_name = "back"
+    template = "pghistory_core_admin/hidden_filter.html"
 
 
 class BaseEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Read-only: events are written by triggers, never by hand."""
+
+    change_list_template = "pghistory_core_admin/events_change_list.html"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

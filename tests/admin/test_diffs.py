@@ -24,7 +24,7 @@ LONG = (
 
 def events(obj, event_model):
     """``(diff, data)`` of an object's events, newest first, as the admin pages read them."""
-    rows = Events.objects.tracks(obj).across(event_model).order_by("-pgh_id")
+    rows = Events.objects.by_attname().tracks(obj).across(event_model).order_by("-pgh_id")
     return [(row["pgh_diff"], row["pgh_data"]) for row in rows.values("pgh_diff", "pgh_data")]
 
 
@@ -397,7 +397,10 @@ def test_prefetch_fetches_each_target_model_once(django_assert_num_queries):
             BookTag.objects.create(book=book, tag=tag)
     rows = [
         (row["pgh_diff"], row["pgh_data"])
-        for row in Events.objects.across("testapp.BookTagEvent").order_by("-pgh_id").values()
+        for row in Events.objects.by_attname()
+        .across("testapp.BookTagEvent")
+        .order_by("-pgh_id")
+        .values()
     ]
     assert len(rows) == 20
     with django_assert_num_queries(2):  # books, tags

@@ -381,9 +381,11 @@ def copy_rows(queryset, **kwargs):
 
 def postgres_text(queryset):
     """``{pgh_id: (data, diff)}`` as Postgres prints the aggregate's ``jsonb`` columns."""
-    rows = queryset.annotate(
-        data_text=Cast("pgh_data", TextField()), diff_text=Cast("pgh_diff", TextField())
-    ).values_list("pgh_id", "data_text", "diff_text")
+    rows = (
+        queryset.by_attname()
+        .annotate(data_text=Cast("pgh_data", TextField()), diff_text=Cast("pgh_diff", TextField()))
+        .values_list("pgh_id", "data_text", "diff_text")
+    )
     return {pk: (data, diff or "") for pk, data, diff in rows}
 
 

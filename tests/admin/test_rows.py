@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def build(user, **kwargs):
     request = RequestFactory().get("/")
     request.user = user
-    events = list(Events.objects.order_by("-pgh_id"))
+    events = list(Events.objects.by_attname().order_by("-pgh_id"))
     return RowBuilder(AdminLinks(site, request)).build(events, **kwargs)
 
 

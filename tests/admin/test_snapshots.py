@@ -8,7 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 def latest_data(obj, event_model):
-    return Events.objects.across(event_model).tracks(obj).order_by("-pgh_id").first().pgh_data
+    events = Events.objects.by_attname().across(event_model).tracks(obj)
+    return events.order_by("-pgh_id").first().pgh_data
 
 
 def test_current_row_is_spelled_like_its_latest_event(history):

@@ -33,15 +33,20 @@ def test_data_and_diff(book):
     book.save()
     first, second = Events.objects.across(BookEvent).order_by("pgh_id")
     assert first.pgh_diff is None
-    assert first.pgh_data["title"] == "The Dispossessed"
+    # Keyed by column, as in django-pghistory 3.x (Book.title is stored in "book_title").
+    assert first.pgh_data["book_title"] == "The Dispossessed"
     assert first.pgh_data["author_id"] == book.author_id
     assert first.pgh_obj_model == "testapp.Book"
     assert first.pgh_obj_id == str(book.pk)
     assert second.pgh_diff == {
-        "title": ["The Dispossessed", "New"],
+        "book_title": ["The Dispossessed", "New"],
         "price": [9.99, 5.0],
         "updated_at": second.pgh_diff["updated_at"],
     }
+    # by_attname(): keyed by the tracked model's attribute names.
+    first, second = Events.objects.by_attname().across(BookEvent).order_by("pgh_id")
+    assert first.pgh_data["title"] == "The Dispossessed"
+    assert set(second.pgh_diff) == {"title", "price", "updated_at"}
 
 
 def test_across_accepts_labels_and_rejects_unknown(book):
@@ -77,9 +82,9 @@ def test_filters_ordering_and_limits_compose(book):
 
 
 def test_context_filters_and_middleware_events(user):
+    Author.objects.create(name="no ctx")
     with pghistory_core.context(user=user.pk, url="/shop/"):
         Author.objects.create(name="ctx")
-    Author.objects.create(name="no ctx")
     event = MiddlewareEvents.objects.get(user=user)
     assert event.url == "/shop/"
     assert event.pgh_context["url"] == "/shop/"
@@ -123,12 +128,12 @@ def test_middleware_events_tolerate_a_user_that_is_not_a_key():
 def test_context_matches_is_pushed_into_each_branch(user):
     from tests.testapp.models import Document
 
+    Author.objects.create(name="none")  # first: a closed context lasts until the commit
     with pghistory_core.context(user=user.pk, request_id="r1"):
         Author.objects.create(name="one")
         Document.objects.create(body="json context")
     with pghistory_core.context(user=user.pk, request_id="r2"):
         Author.objects.create(name="two")
-    Author.objects.create(name="none")
     by_user = Events.objects.context_matches({"user": user.pk})
     assert by_user.count() == 3
     first = Events.objects.context_matches({"request_id": "r1"})
@@ -183,12 +188,13 @@ def test_context_matches_same_rows_whatever_the_strategy(
     monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     from tests.testapp.models import Document
 
+    # Before any context: one closed in this (test) transaction would stay in effect.
+    Author.objects.create(name="no context")
     for index in range(3):
         with pghistory_core.context(user=user.pk, request_id=f"r{index}"):
             Author.objects.create(name=f"a{index}")
     with pghistory_core.context(user=user.pk):
         Document.objects.create(body="d")  # a denormalised (JSON) context
-    Author.objects.create(name="no context")
     with pghistory_core.context(user=user.pk + 1):
         Author.objects.create(name="another user")
         Document.objects.create(body="another user's")
@@ -261,9 +267,9 @@ def test_context_matches_inside_a_subquery(user, monkeypatch, walk):
     from pghistory_core.aggregate import _ContextFilter
 
     monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    Author.objects.create(name="not mine")
     with pghistory_core.context(user=user.pk):
         Author.objects.create(name="mine")
-    Author.objects.create(name="not mine")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE pghistory_core_context")
     inner = Events.objects.context_matches({"user": user.pk}).values("pgh_id")
@@ -311,6 +317,7 @@ def _routed(queryset):
 def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, routed):
     """``filter(pgh_context_metadata__…=value)`` adds ``context_matches()`` where that keeps the
     same rows: containment also matches a list holding the value, which the filter then drops."""
+    Author.objects.create(name="no context")  # first: a closed context lasts until the commit
     for name, metadata in [
         ("int", {"user": 7, "flag": True}),
         ("str", {"user": "7"}),
@@ -322,7 +329,6 @@ def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, rou
             Author.objects.create(name=name)
     with pghistory_core.context(user=[7, 8]):
         Author.objects.create(name="array holding 7")  # contains {"user": 7}, not equal to it
-    Author.objects.create(name="no context")
 
     queryset = Events.objects.filter(**lookups)
     assert _routed(queryset) == routed

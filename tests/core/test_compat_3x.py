@@ -8,6 +8,7 @@ The models are in ``tests/testapp/models.py`` (the "3.x compatibility" section).
 
 import io
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pgtrigger
 import pytest
@@ -43,6 +44,8 @@ from tests.testapp.models import (
     Label,
     Memo,
     MemoEvent,
+    Review,
+    ReviewEvent,
     UserGroupsEvent,
 )
 
@@ -211,9 +214,9 @@ def test_default_event_model_names_follow_3x():
 
 @pytest.mark.django_db
 def test_events_pgh_context_is_the_metadata_dict():
+    Author.objects.create(name="anonymous")
     with pghistory_core.context(user=5, url="/books/") as ctx:
         author = Author.objects.create(name="Le Guin")
-    Author.objects.create(name="anonymous")
     event = Events.objects.tracks(author).get()
     assert event.pgh_context == {"user": 5, "url": "/books/"}
     assert event.pgh_context["user"] == 5
@@ -230,10 +233,81 @@ def test_events_pgh_context_is_the_metadata_dict():
     ) == [event.pgh_id]
     assert Events.objects.filter(pgh_context__isnull=True).count() == 1
     assert list(Events.no_objects.all()) == []
-    assert Events.objects.values_list("pgh_context", flat=True).order_by("pgh_id")[0] == {
+    assert Events.objects.values_list("pgh_context", flat=True).order_by("-pgh_id")[0] == {
         "user": 5,
         "url": "/books/",
     }
+
+
+@pytest.mark.django_db
+def test_events_values_have_3x_keys_with_data_keyed_by_column(user):
+    author = Author.objects.create(name="Tove")
+    review = Review.objects.create(score=1, author=author)
+    Review.objects.filter(pk=review.pk).update(score=2)
+    ids = list(ReviewEvent.objects.order_by("pgh_id").values_list("pgh_id", flat=True))
+    common = {
+        "pgh_model": "testapp.ReviewEvent",
+        "pgh_created_at": ANY,
+        "pgh_context_id": None,
+        "pgh_context": None,
+        "pgh_obj_model": "testapp.Review",
+        "pgh_obj_id": str(review.pk),
+    }
+    data = {"id": review.pk, "author_id": author.pk, "checked_by_id": None}
+    # Keys as 3.x's: the event table's columns ("review_score" for the field "score"), with
+    # the field the event model declares itself; eleven keys (no pgh_context_metadata).
+    assert list(Events.objects.references(review).order_by("pgh_id").values()) == [
+        {
+            **common,
+            "pgh_slug": f"testapp.ReviewEvent:{ids[0]}",
+            "pgh_id": ids[0],
+            "pgh_label": "insert",
+            "pgh_data": {**data, "review_score": 1},
+            "pgh_diff": None,
+        },
+        {
+            **common,
+            "pgh_slug": f"testapp.ReviewEvent:{ids[1]}",
+            "pgh_id": ids[1],
+            "pgh_label": "update",
+            "pgh_data": {**data, "review_score": 2},
+            "pgh_diff": {"review_score": [1, 2]},
+        },
+    ]
+    assert len(Events.objects.values_list()[0]) == 11
+    # by_attname(): the tracked fields by attribute name (what the admin reads).
+    assert list(
+        Events.objects.by_attname().tracks(review).order_by("pgh_id").values("pgh_data", "pgh_diff")
+    ) == [
+        {"pgh_data": {"id": review.pk, "author_id": author.pk, "score": 1}, "pgh_diff": None},
+        {
+            "pgh_data": {"id": review.pk, "author_id": author.pk, "score": 2},
+            "pgh_diff": {"score": [1, 2]},
+        },
+    ]
+    # pgh_context_metadata still answers when asked for.
+    assert Events.objects.values_list("pgh_context_metadata", flat=True)[0] is None
+    # references() also follows the foreign keys the event model declares itself.
+    assert not Events.objects.references(user).exists()
+    ReviewEvent.objects.filter(pgh_id=ids[1]).update(checked_by=user)
+    assert list(Events.objects.references(user).values_list("pgh_id", "pgh_diff")) == [
+        (ids[1], {"review_score": [1, 2], "checked_by_id": [None, user.pk]})
+    ]
+
+
+@pytest.mark.django_db
+def test_events_references_refuses_mixed_models_and_tracks():
+    author = Author.objects.create(name="Tove")
+    review = Review.objects.create(score=1, author=author)
+    with pytest.raises(
+        ValueError, match=r"^The objects passed to references\(\) are not of the same"
+    ):
+        Events.objects.references(author, review)
+    with pytest.raises(ValueError, match=r"^Cannot use both tracks\(\) and references\(\)\.$"):
+        Events.objects.references(author).tracks(author)
+    with pytest.raises(ValueError, match="Cannot use both"):
+        Events.objects.tracks(review).references(author)
+    assert Events.objects.references([author, Author.objects.create(name="Jansson")]).count() == 3
 
 
 @pytest.mark.django_db
@@ -259,11 +333,11 @@ def test_events_proxies_with_fields_pass_the_system_checks():
 
 @pytest.mark.django_db
 def test_events_proxy_fields_read_filter_and_join(user):
+    Author.objects.create(name="without")
     with pghistory_core.context(user=user.pk, url="/shop/"):
         Author.objects.create(name="with")
     with pghistory_core.context(user="not-a-pk", url="/other/"):
         Author.objects.create(name="odd user")
-    Author.objects.create(name="without")
     event = CompatEvents.objects.get(url="/shop/")
     assert (event.user, event.url, event.pgh_data["name"]) == (user, "/shop/", "with")
     assert list(
@@ -272,9 +346,9 @@ def test_events_proxy_fields_read_filter_and_join(user):
     assert CompatEvents.objects.filter(user__isnull=True).count() == 2
     assert MiddlewareEvents.objects.get(user=user).url == "/shop/"
     assert list(MiddlewareEvents.objects.order_by("pgh_id").values_list("url", flat=True)) == [
+        None,
         "/shop/",
         "/other/",
-        None,
     ]
 
 
@@ -289,11 +363,11 @@ def test_events_proxy_fields_read_nested_keys_with_their_types():
 
 @pytest.mark.django_db
 def test_proxy_of_an_event_model_reads_the_context_user_as_a_foreign_key(user):
+    Gadget.objects.create(name="fan")
     with pghistory_core.context(user=user.pk):
         Gadget.objects.create(name="lamp")
-    Gadget.objects.create(name="fan")
     rows = GadgetEventProxy.objects.filter(pgh_label="insert").order_by("pgh_id")
-    assert [(e.name, e.user) for e in rows] == [("lamp", user), ("fan", None)]
+    assert [(e.name, e.user) for e in rows] == [("fan", None), ("lamp", user)]
     assert list(
         GadgetEventProxy.objects.filter(user__username="alice").values_list("name", flat=True)
     ) == ["lamp"]
@@ -423,6 +497,47 @@ def test_context_enter_nesting_and_calls_outside_with():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("model", "event_model"),
+    [(Author, AuthorEvent), (Gadget, GadgetEvent)],
+    ids=["statement-level", "row-level"],
+)
+def test_a_context_closed_inside_a_transaction_still_applies_to_its_later_writes(
+    model, event_model
+):
+    # 3.x's test_scope_inside_transaction: the test runs in a transaction.
+    model.objects.create(name="before")
+    with pghistory_core.context() as ctx:
+        model.objects.create(name="inside")
+    model.objects.create(name="after")
+    events = event_model.objects.order_by("pgh_id")
+    assert [(e.name, e.pgh_context_id) for e in events] == [
+        ("before", None),
+        ("inside", ctx.id),
+        ("after", ctx.id),
+    ]
+
+
+@pytest.mark.django_db
+def test_create_event_takes_a_denormalised_context_from_the_open_block_only():
+    # 3.x's test_create_event_denormed_context: the test runs in one transaction.
+    from pghistory_core import runtime
+
+    assert not hasattr(runtime._tracker, "value")
+    with pghistory_core.context(user=3) as ctx:
+        memo = Memo.objects.create(text="x")
+        assert runtime._tracker.value.id == ctx.id
+        event = pghistory_core.create_event(memo, label="insert")
+        assert (event.pgh_context, event.pgh_context_id) == ({"user": 3}, ctx.id)
+    event = pghistory_core.create_event(memo, label="insert")
+    assert (event.pgh_context, event.pgh_context_id) == (None, None)
+    # A trigger still sees the closed context's settings until the transaction ends.
+    memo.text = "y"
+    memo.save()
+    assert MemoEvent.objects.get(pgh_label="update").pgh_context == {"user": 3}
+
+
+@pytest.mark.django_db
 def test_create_event_and_revert_as_in_3x():
     author = Author.objects.create(name="Ursula")
     with pghistory_core.context(reason="manual"):
@@ -447,6 +562,22 @@ def test_create_event_and_revert_as_in_3x():
 
 
 # Conditions and trackers ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_statement_that_writes_no_event_leaves_no_context_row(book):
+    # 3.x's test_conditional_statement_trigger; Book's update tracker is statement-level with
+    # a condition (AnyChange), BookPriceEvent's too.
+    with pghistory_core.context(step="nothing"):
+        Book.objects.filter(pk=book.pk).update(price=book.price)  # no tracked field changes
+        Book.objects.filter(pk=-1).update(price=1)  # no row
+        book.save()  # only the auto_now field changes, which the condition excludes
+    assert not Context.objects.exists()
+    with pghistory_core.context(step="price") as ctx:
+        Book.objects.filter(pk=book.pk).update(price=Decimal("1.50"))
+    assert list(Context.objects.values_list("id", "metadata")) == [(ctx.id, {"step": "price"})]
+    events = [BookEvent.objects.get(pgh_label="update"), BookPriceEvent.objects.get()]
+    assert [e.pgh_context_id for e in events] == [ctx.id, ctx.id]
 
 
 def test_pgtrigger_conditions_are_accepted_and_default_to_the_tracked_fields():
@@ -541,3 +672,32 @@ def test_field_configuration_kwargs_follow_the_3x_hierarchy():
         copies = config.default_trackers()
     assert [type(t) for t in copies] == [type(t) for t in trackers]
     assert all(copy is not original for copy, original in zip(copies, trackers, strict=True))
+
+
+@pytest.mark.django_db
+def test_copied_foreign_keys_are_indexed_by_default_as_in_3x():
+    assert config.foreign_key_field().kwargs == {
+        "db_index": True,
+        "db_constraint": False,
+        "on_delete": models.DO_NOTHING,
+        "primary_key": False,
+        "unique": False,
+        "unique_for_date": None,
+        "unique_for_month": None,
+        "unique_for_year": None,
+        "related_name": "+",
+        "related_query_name": "+",
+    }
+    # PGHISTORY_FIELD's db_index=False is overridden by the foreign-key level's default...
+    with override_settings(PGHISTORY_FIELD=pghistory_core.Field(db_index=False)):
+        assert config.foreign_key_field().kwargs["db_index"] is True
+    # ...and PGHISTORY_FOREIGN_KEY_FIELD can turn it off.
+    with override_settings(PGHISTORY_FOREIGN_KEY_FIELD=pghistory_core.ForeignKey(db_index=False)):
+        assert config.foreign_key_field().kwargs["db_index"] is False
+    assert BookEvent._meta.get_field("author").db_index
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [BookEvent._meta.db_table, "%(author_id)"],
+        )
+        assert cursor.fetchone()[0] == 1

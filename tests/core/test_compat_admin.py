@@ -1,5 +1,8 @@
 """django-pghistory 3.x's events admin (``pghistory_core.admin``), through the real admin."""
 
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -176,3 +179,88 @@ def test_admin_settings_defaults_and_3x_labels(db):
     bad = override_settings(PGHISTORY_ADMIN_CLASS="pghistory_core.admin.EventModelAdmin")
     with bad, pytest.raises(ImproperlyConfigured, match=r"subclass of pghistory_core\.admin\."):
         config.admin_class()
+
+
+# The buttons on tracked models' admin pages (3.x's test_events_links / test_event_links) ------
+
+
+class _Links(HTMLParser):
+    """``href`` of every ``<a>`` by class."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.by_class = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("class"):
+            self.by_class.setdefault(attrs["class"], []).append(attrs.get("href"))
+
+
+def _links(response):
+    assert response.status_code == 200
+    return _Links(response.content.decode()).by_class
+
+
+def _back_of(client, url):
+    [back] = _links(client.get(url))["back"]
+    return back
+
+
+def test_a_tracked_models_change_list_links_to_its_events_and_back(client, history):
+    client.force_login(_user("root", superuser=True))
+    page = "/admin/testapp/author/"
+    [events_url] = _links(client.get(page))["events-admin"]
+    assert events_url.startswith(URL)
+    assert parse_qs(urlsplit(events_url).query) == {"model": ["testapp.Author"], "back": [page]}
+    assert _listed(client.get(events_url)) == [
+        ("testapp.AuthorEvent", "insert"),
+        ("testapp.AuthorEvent", "update"),
+    ]
+    assert _back_of(client, events_url) == page
+    # An untracked model's pages have no such button.
+    assert "events-admin" not in _links(client.get("/admin/testapp/tag/"))
+
+
+def test_a_tracked_objects_change_form_links_to_its_events_and_event_model_admins(client, history):
+    client.force_login(_user("root", superuser=True))
+    page = f"/admin/testapp/author/{history.pk}/change/"
+    links = _links(client.get(page))
+    [events_url] = links["events-admin"]
+    assert "event-admin" not in links  # no EventModelAdmin for AuthorEvent on this site
+    query = {"method": ["tracks"], "obj": [f"testapp.Author:{history.pk}"], "back": [page]}
+    assert parse_qs(urlsplit(events_url).query) == query
+    response = client.get(events_url)
+    assert f"testapp.Author:{history.pk}" in response.content.decode()
+    assert _listed(response) == [
+        ("testapp.AuthorEvent", "insert"),
+        ("testapp.AuthorEvent", "update"),
+    ]
+    assert _back_of(client, events_url) == page
+    assert len(_listed(client.get(events_url.replace("tracks", "references")))) == 3
+
+    # The custom site has an EventModelAdmin for AuthorEvent, and no events admin.
+    page = f"/custom-admin/testapp/author/{history.pk}/change/"
+    links = _links(client.get(page))
+    assert "events-admin" not in links
+    [event_url] = links["event-admin"]
+    assert event_url.startswith("/custom-admin/testapp/authorevent/?")
+    response = client.get(event_url)
+    assert f"testapp.Author:{history.pk}" in response.content.decode()
+    assert sorted(e.pgh_label for e in response.context["cl"].result_list) == ["insert", "update"]
+    assert _back_of(client, event_url) == page
+
+
+def test_event_buttons_are_offered_only_to_users_who_may_view_the_events(client, history):
+    client.force_login(_user("author_only", "testapp.view_author"))
+    page = f"/admin/testapp/author/{history.pk}/change/"
+    assert "events-admin" not in _links(client.get(page))
+    client.force_login(_user("viewer", "testapp.view_author", "pghistory_core.view_events"))
+    assert "events-admin" in _links(client.get(page))
+
+
+def test_an_offsite_back_url_is_not_offered(client, history):
+    client.force_login(_user("root", superuser=True))
+    response = client.get(URL, {"model": "testapp.Author", "back": "https://evil.example/"})
+    assert "back" not in _links(response)

@@ -10,7 +10,7 @@ import pghistory_core
 from pghistory_core import utils
 from pghistory_core.core import create_event_model
 from pghistory_core.trigger import Event
-from tests.testapp.models import Measurement
+from tests.testapp.models import Author, AuthorEvent, Measurement
 
 
 def test_core_re_exports_the_public_objects():
@@ -20,6 +20,25 @@ def test_core_re_exports_the_public_objects():
             assert getattr(core, name) is getattr(pghistory_core, name), name
     assert create_event_model is pghistory_core.create_event_model
     assert core.InsertEvent is pghistory_core.InsertEvent
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", ""), ("hello_world", "HelloWorld"), ("Hello", "Hello"), ("_a.b-c d", "ABCD")],
+)
+def test_core_pascalcase_as_in_3x(text, expected):
+    core = importlib.import_module("pghistory_core.core")
+    assert core._pascalcase(text) == expected
+
+
+def test_an_abstract_event_model_keeps_3x_related_name_even_when_taken():
+    # Author already has "events" (AuthorEvent): an abstract result adds no accessor, and 3.x
+    # names it "events" all the same (a concrete track() gets "<model>_events" instead).
+    for kwargs in ({}, {"model_name": "Name"}):
+        model = create_event_model(Author, **kwargs)
+        assert model._meta.abstract
+        assert model._meta.get_field("pgh_obj").remote_field.related_name == "events"
+    assert AuthorEvent._meta.get_field("pgh_obj").remote_field.related_name == "events"
 
 
 def test_psycopg_maj_version_names_the_driver_django_uses():

@@ -94,12 +94,13 @@ def _transaction(worker: int, n: int, kind: str, attempt: int, rng: random.Rando
                 ctx_id = str(ctx.id)
                 Author.objects.filter(pk=rng.choice(shared)).update(email=token())
                 Document.objects.create(body=token())
-        elif kind == "after":  # a write after the context closed, in the same transaction
+        elif kind == "after":  # a write after the context closed, in the same transaction:
+            # it still carries the context, as in django-pghistory 3.x (transaction-local).
             with transaction.atomic():
                 with pghistory_core.context(worker=worker, n=n) as ctx:
                     ctx_id = str(ctx.id)
                     writes()
-                Author.objects.filter(pk=rng.choice(shared)).update(email=token(False))
+                Author.objects.filter(pk=rng.choice(shared)).update(email=token())
         else:
             with pghistory_core.context(worker=worker, n=n) as ctx, transaction.atomic():
                 ctx_id = str(ctx.id)

@@ -85,8 +85,8 @@ def test_statement_rewrites_old_and_new():
 
 
 def test_proxy_field_reads_through_the_context():
+    Ticket.objects.create(priority=8)
     with pghistory_core.context(user=42):
         Ticket.objects.create(priority=9)
-    Ticket.objects.create(priority=8)
     assert TicketEvent.objects.filter(user=42).count() == 1
-    assert [e.user for e in TicketEvent.objects.order_by("pgh_id")] == [42, None]
+    assert [e.user for e in TicketEvent.objects.order_by("pgh_id")] == [None, 42]

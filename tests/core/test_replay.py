@@ -125,6 +125,10 @@ class Runner:
     def __init__(self) -> None:
         self.shadow = Shadow()
         self.ctx: list | None = None  # [context id, metadata]: Python state, never rolled back
+        # The context the database's transaction-local settings hold (the open one as of the
+        # last write statement sent with it); it outlives its block until the transaction
+        # ends, as in django-pghistory 3.x, and a savepoint rollback restores the one before.
+        self.in_effect: tuple | None = None
         self.depth = 0  # open atomic blocks
         self.serial = 0
 
@@ -150,7 +154,14 @@ class Runner:
 
     # events
     def _ctx(self) -> tuple | None:
-        return None if self.ctx is None else (self.ctx[0], dict(self.ctx[1]))
+        if self.ctx is None:
+            return self.in_effect if self.depth else None
+        return (self.ctx[0], dict(self.ctx[1]))
+
+    def wrote(self) -> None:
+        """A write statement ran (whether or not it changed a row): it carried the context."""
+        if self.ctx is not None and self.depth:
+            self.in_effect = self._ctx()
 
     def record_insert(self, name: str, pk: Any, data: dict[str, Any]) -> None:
         self.shadow.rows[name][pk] = data
@@ -191,6 +202,7 @@ class Runner:
         """Run ``func``; when ``fails``, expect a database error that leaves nothing behind."""
         if not fails:
             func()
+            self.wrote()
             return True
         if self.depth == 0 and not atomic:
             # Autocommit: the failed statement is its own transaction.
@@ -377,6 +389,7 @@ class RekeyAll(Op):
                 cursor.execute("UPDATE testapp_code SET code = code || %s", [suffix])
         else:
             Code.objects.update(code=Concat("code", Value(suffix)))
+        r.wrote()
         for old in r.pks("code"):
             r.record_move(old, old + suffix, r.shadow.rows["code"][old]["value"])
 
@@ -446,6 +459,7 @@ class UpdateWhere(Op):
                     [self.value, list(self.match)],
                 )
                 count = cursor.rowcount
+        r.wrote()
         assert count == len(targets)
         for pk in targets:
             r.record_update(self.m, pk, self.value)
@@ -494,6 +508,7 @@ class Delete(Op):
         else:
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {_table(self.m)} WHERE {_pk_col(self.m)} = %s", [pk])
+        r.wrote()
         r.record_delete(self.m, pk)
 
 
@@ -514,6 +529,9 @@ class DeleteWhere(Op):
                     f"DELETE FROM {_table(self.m)} WHERE {_col(self.m, spec.field)} = ANY(%s)",
                     [list(self.match)],
                 )
+        if self.via == "raw" or targets:
+            # QuerySet.delete() collects the rows first: no DELETE is sent when none match.
+            r.wrote()
         for pk in targets:
             r.record_delete(self.m, pk)
 
@@ -566,7 +584,7 @@ class Atomic(Op):
     rollback: bool = False
 
     def run(self, r: Runner) -> None:
-        saved = copy.deepcopy(r.shadow)
+        saved, in_effect = copy.deepcopy(r.shadow), r.in_effect
         try:
             with transaction.atomic():
                 r.depth += 1
@@ -578,7 +596,9 @@ class Atomic(Op):
                 finally:
                     r.depth -= 1
         except Rollback:
-            r.shadow = saved
+            r.shadow, r.in_effect = saved, in_effect
+        if not r.depth:
+            r.in_effect = None
 
 
 @dataclass(frozen=True)
@@ -608,6 +628,7 @@ class Manual(Op):
                 transaction.commit()
         finally:
             r.depth -= 1
+            r.in_effect = None
             transaction.set_autocommit(True)
 
 
@@ -800,8 +821,8 @@ def run_program(program: list[Op]) -> None:
     check(runner)
 
 
-# A context closed inside a transaction, then a savepoint that clears it is rolled back: the
-# rollback restored the old context for the writes after it.
+# A context closed inside a transaction, then a savepoint rolled back: the writes after it
+# still carry the context (formerly cleared, and restored by the rollback).
 _SAVEPOINT_LEAK = [
     Atomic(
         (
@@ -811,7 +832,7 @@ _SAVEPOINT_LEAK = [
         )
     )
 ]
-# The same in a transaction opened with set_autocommit(False): the context was never cleared.
+# The same in a transaction opened with set_autocommit(False).
 _MANUAL_LEAK = [Manual((Ctx(0, (Create("counter", 0),)), Create("counter", 1)))]
 # executemany in autocommit inside a context: the context went in a transaction of its own.
 _EXECUTEMANY = [Ctx(0, (CreateMany("author", (("n0", ""), ("n1", "")), via="many"),))]
@@ -823,6 +844,18 @@ _HOSTILE = [
 _MULTI = [Create("document", ""), Ctx(0, (Update("document", 0, "b", "multi"),))]
 
 
+# A context whose only statement deleted nothing through the ORM (no DELETE was sent).
+_NOTHING_SENT = [
+    Atomic(
+        (
+            Ctx(0, (DeleteWhere("author", ("",), "qs"),)),
+            Create("author", "", "n0"),
+        )
+    )
+]
+
+
+@example(program=_NOTHING_SENT)
 @example(program=_SAVEPOINT_LEAK)
 @example(program=_MANUAL_LEAK)
 @example(program=_EXECUTEMANY)

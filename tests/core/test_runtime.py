@@ -103,8 +103,9 @@ def test_json_context_denormalised_into_the_event():
     event = DocumentEvent.objects.get(pgh_obj=doc)
     assert event.pgh_context == {"user": 3}
     assert event.pgh_context_id == ctx.id
-    Document.objects.filter(pk=doc.pk).update(body="bye")
-    assert DocumentEvent.objects.get(pgh_label="update").pgh_context is None
+    with pghistory_core.context(user=4):
+        Document.objects.filter(pk=doc.pk).update(body="bye")
+    assert DocumentEvent.objects.get(pgh_label="update").pgh_context == {"user": 4}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -159,13 +160,31 @@ def test_bulk_statement_resolves_one_context():
     assert AuthorEvent.objects.count() == 200
 
 
-def test_writes_after_a_context_closes_in_the_same_transaction_have_no_context():
+@pytest.mark.django_db(transaction=True)
+def test_a_context_closed_inside_a_transaction_lasts_until_it_ends():
+    # As in django-pghistory 3.x: the settings are transaction-local.
     with transaction.atomic():
-        with pghistory_core.context(user=1):
+        with pghistory_core.context(user=1) as ctx:
             Author.objects.create(name="inside")
         Author.objects.create(name="after")
-    assert AuthorEvent.objects.get(name="inside").pgh_context_id is not None
-    assert AuthorEvent.objects.get(name="after").pgh_context_id is None
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with pghistory_core.context(user=2):
+                Author.objects.create(name="rolled back")
+            raise RuntimeError
+        # The savepoint's context went with it: the one before it is back.
+        Author.objects.create(name="after the savepoint")
+    Author.objects.create(name="next transaction")
+    with transaction.atomic():
+        Author.objects.create(name="next atomic block")
+    contexts = dict(AuthorEvent.objects.values_list("name", "pgh_context_id"))
+    assert contexts == {
+        "inside": ctx.id,
+        "after": ctx.id,
+        "after the savepoint": ctx.id,
+        "next transaction": None,
+        "next atomic block": None,
+    }
+    assert list(Context.objects.values_list("id", flat=True)) == [ctx.id]
 
 
 def test_rowcount_and_returning_are_unaffected():

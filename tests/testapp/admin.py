@@ -6,8 +6,10 @@ from django.contrib.auth.admin import UserAdmin
 
 from pghistory_admin.admin import AuditLogAdmin, HistoryAdminMixin
 from pghistory_admin.models import AuditLog
+from pghistory_core.admin import EventModelAdmin
 from tests.testapp.models import (
     Author,
+    AuthorEvent,
     Book,
     BookTag,
     Code,
@@ -52,6 +54,8 @@ custom_site.register(AuditLog, AuditLogAdmin)
 custom_site.register(Author, HistoryAdmin)
 custom_site.register(Book, BookAdmin)
 custom_site.register(get_user_model(), UserAdmin)
+# 3.x's admin of one event model: a button on Author's change form (tests/core/test_compat_admin.py).
+custom_site.register(AuthorEvent, EventModelAdmin)
 
 
 class RestrictedBookAdmin(HistoryAdminMixin, admin.ModelAdmin):

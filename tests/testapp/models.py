@@ -235,6 +235,25 @@ class Memo(models.Model):
     text = models.TextField()
 
 
+class Review(models.Model):
+    """A field stored in a column of another name."""
+
+    score = models.IntegerField(db_column="review_score")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
+class ReviewEvent(
+    pghistory_core.create_event_model(  # type: ignore[misc]
+        Review, pghistory_core.InsertEvent(), pghistory_core.UpdateEvent()
+    )
+):
+    """3.x's custom event model declaring a field of its own (not on the tracked model)."""
+
+    checked_by = models.ForeignKey(
+        User, null=True, db_constraint=False, on_delete=models.DO_NOTHING, related_name="+"
+    )
+
+
 class CompatEvents(Events):
     """3.x's proxy of the aggregate: a plain field and a ProxyField read from the context."""
 
