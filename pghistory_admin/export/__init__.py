@@ -185,9 +185,7 @@ def _rest(connection: Any, statements: Iterator[str]) -> Iterator[bytes]:
         yield from stream(connection, statement)
 
 
-def _fail_loudly(
-    head: Iterable[bytes], rest: Iterator[bytes], trailer: bytes
-) -> Generator[bytes]:
+def _fail_loudly(head: Iterable[bytes], rest: Iterator[bytes], trailer: bytes) -> Generator[bytes]:
     yield from head
     try:
         yield from rest
