@@ -633,7 +633,10 @@ class EventsQuerySet(models.QuerySet[Any]):
         changed = kwargs.get("pgh_diff__has_key")
         if isinstance(changed, str) and changed:
             del kwargs["pgh_diff__has_key"]
-            narrowed = narrowed._changed(ChangedFilter([changed], keys_only=True))
+            # pgh_diff's keys: columns, or attribute names after by_attname().
+            by_column = not self.query.pgh_by_attname  # type: ignore[attr-defined]
+            test = ChangedFilter([changed], keys_only=True, by_column=by_column)
+            narrowed = narrowed._changed(test)
         return models.QuerySet.filter(narrowed, *args, **kwargs)
 
     def values(self, *fields: Any, **expressions: Any) -> Any:

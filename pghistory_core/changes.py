@@ -33,12 +33,17 @@ __all__ = ["ChangedFilter", "ChangedTest", "changed_columns"]
 
 
 def changed_columns(
-    event_model: type[Event], names: Sequence[str], *, keys_only: bool = False
+    event_model: type[Event],
+    names: Sequence[str],
+    *,
+    keys_only: bool = False,
+    by_column: bool = False,
 ) -> list[str]:
-    """The quoted columns of ``event_model``'s tracked fields named (or with an attribute named)
-    in ``names``; none for an event model without objects (its events have no diff).
+    """The quoted columns of ``event_model``'s tracked fields named (or with an attribute or a
+    column named) in ``names``; none for an event model without objects (their events have no diff).
 
-    ``keys_only``: attribute names only, the keys of ``pgh_diff`` (``author_id``, not ``author``).
+    ``keys_only``: the keys of ``pgh_diff`` only: columns (``book_title``, as in django-pghistory
+    3.x) with ``by_column``, else attribute names (``author_id``, not ``author``; ``by_attname()``).
     """
     if not event_model.pgh_has_obj:
         return []
@@ -46,24 +51,34 @@ def changed_columns(
     found = []
     for name in event_model.pgh_tracked_fields:
         tracked_field = field(tracked, name)
-        if tracked_field.attname in names or (name in names and not keys_only):
-            found.append(quote(column(event_model, name)))
+        event_column = column(event_model, name)
+        if keys_only:
+            hit = (event_column if by_column else tracked_field.attname) in names
+        else:
+            hit = tracked_field.attname in names or name in names or event_column in names
+        if hit:
+            found.append(quote(event_column))
     return found
 
 
 class ChangedFilter:
     """Keeps events whose diff against the object's previous event has one of some fields."""
 
-    def __init__(self, names: Sequence[str], *, keys_only: bool = False) -> None:
+    def __init__(
+        self, names: Sequence[str], *, keys_only: bool = False, by_column: bool = False
+    ) -> None:
         if not names or not all(isinstance(name, str) and name for name in names):
             raise ValueError("changed() takes the names of tracked fields, e.g. changed('price').")
         self.names = tuple(dict.fromkeys(names))
         self.keys_only = keys_only
+        self.by_column = by_column
         #: Whether the test is a clause of the one branch that can match (set by ``resolve``).
         self.inner = False
 
     def columns(self, event_model: type[Event]) -> list[str]:
-        return changed_columns(event_model, self.names, keys_only=self.keys_only)
+        return changed_columns(
+            event_model, self.names, keys_only=self.keys_only, by_column=self.by_column
+        )
 
     def resolve(self, event_models: Sequence[type[Event]]) -> None:
         """Decide where the test runs, for a union of ``event_models`` (before compiling it)."""

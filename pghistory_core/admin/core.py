@@ -21,6 +21,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from pghistory_core import config
@@ -253,6 +254,18 @@ class EventsChangeList(ChangeList):
 
 class EventsAdmin(BaseEventAdmin):
     """The events of every event model the user may view, as one list."""
+
+    def get_urls(self) -> list[URLPattern]:
+        urls = super().get_urls()
+        if self.model._meta.app_label == "pghistory":
+            return urls
+        # django-pghistory 3.x's name of this page (its app label is ``pghistory``), so code that
+        # reverses "admin:pghistory_events_changelist" finds the same page here.
+        changelist = self.admin_site.admin_view(self.changelist_view)
+        return [
+            *urls,
+            path("", changelist, name=f"pghistory_{self.model._meta.model_name}_changelist"),
+        ]
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return EventsChangeList

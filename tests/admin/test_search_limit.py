@@ -22,6 +22,7 @@ EXPORT = URL + "export/"
 def changes(key, queryset=None):
     """The oracle: ids of the events whose ``pgh_diff`` has ``key``, newest first."""
     queryset = Events.objects.all() if queryset is None else queryset
+    queryset = queryset.by_attname()  # keyed by field name, as the filter is
     return [e.pgh_id for e in queryset.order_by("-pgh_id") if e.pgh_diff and key in e.pgh_diff]
 
 

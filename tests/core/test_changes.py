@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 
 
 def with_key(key, queryset=None):
-    """The oracle: ids of the events whose ``pgh_diff`` (computed for each row) has ``key``."""
-    queryset = Events.objects.all() if queryset is None else queryset
+    """The oracle: ids of the events whose ``pgh_diff`` (computed for each row, keyed by
+    attribute name) has ``key``."""
+    queryset = (Events.objects.all() if queryset is None else queryset).by_attname()
     return [e.pgh_id for e in queryset.order_by("pgh_id") if e.pgh_diff and key in e.pgh_diff]
 
 
@@ -66,7 +67,17 @@ def mixed_history(book, author):
 def test_changed_is_the_diffs_key_test(mixed_history, key):
     expected = with_key(key)
     assert ids(Events.objects.changed(key)) == expected
-    assert ids(Events.objects.filter(pgh_diff__has_key=key)) == expected
+    assert ids(Events.objects.by_attname().filter(pgh_diff__has_key=key)) == expected
+
+
+def test_the_diff_key_test_takes_the_keys_pgh_diff_has(mixed_history):
+    # pgh_diff is keyed by column, as in django-pghistory 3.x (Book.title is "book_title"), or by
+    # attribute name after by_attname(); changed() takes any of the three.
+    expected = with_key("title")
+    assert expected
+    assert ids(Events.objects.filter(pgh_diff__has_key="book_title")) == expected
+    assert ids(Events.objects.filter(pgh_diff__has_key="title")) == []
+    assert ids(Events.objects.changed("book_title")) == expected
 
 
 def test_null_transitions_count_as_changes(mixed_history):
@@ -102,7 +113,7 @@ def test_names_or_attribute_names_but_the_diff_test_takes_keys_only(book, author
     assert moved
     assert ids(Events.objects.changed("author")) == moved
     assert ids(Events.objects.changed("author_id")) == moved
-    # pgh_diff's keys are attribute names: "author" is none of them.
+    # pgh_diff's keys are columns (or attribute names): "author" is none of them.
     assert ids(Events.objects.filter(pgh_diff__has_key="author")) == []
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory, override_settings
+from django.urls import reverse
 
 from pghistory_core import config
 from pghistory_core.admin import EventModelAdmin, EventsAdmin
@@ -65,6 +66,12 @@ def test_events_changelist_renders_every_event_with_its_filters(client, history)
     assert 'href="?label=price_changed"' in html  # every tracker label is offered
     # Read-only: no add button.
     assert "/admin/pghistory_core/events/add/" not in html
+
+
+def test_3x_url_name_of_the_events_page_reverses_to_it(client, history):
+    assert reverse("admin:pghistory_events_changelist") == URL
+    client.force_login(_user("root", superuser=True))
+    assert "3 events" in client.get(reverse("admin:pghistory_events_changelist")).content.decode()
 
 
 def test_filters_by_label_and_event_model(client, history):
