@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 EVENT_ID_SEQUENCE = "pghistory_core_event_id_seq"
 #: Transaction-local settings the triggers read (not django-pghistory's, so both can run side by side).
 CONTEXT_ID_SETTING = "pghistory_core.context_id"
+#: Session-level setting of the connections Django opens (``runtime.mark_django_session``).
+DJANGO_SESSION_SETTING = "pghistory_core.django_session"
 CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
 #: Where event triggers link an event under a changed primary key to the old key (``KeyChange``).
 KEY_CHANGE_TABLE = "pghistory_core_keychange"

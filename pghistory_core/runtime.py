@@ -311,9 +311,27 @@ def install_on_connection_created(
 ) -> None:
     """``connection_created`` receiver."""
     install(connection)
+    mark_django_session(connection)
+
+
+def mark_django_session(connection: BaseDatabaseWrapper) -> None:
+    """Say in the session that Django writes through it, so the context functions leave its
+    writes without a context when none is open, as django-pghistory 3.x does: attribution of
+    the database session (``pghistory_core.attribution``) is for writes made outside Django.
+
+    A session-level setting, set once per connection; any session could set it, which hides
+    only its own writes (as opening an empty ``context()`` would), never attributes them to another.
+    """
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_catalog.set_config('{config.DJANGO_SESSION_SETTING}', 'on', false)"
+        )
 
 
 def install_on_open_connections() -> None:
     """Install on this thread's connection wrappers (new connections get it when created)."""
     for connection in connections.all(initialized_only=True):
         install(connection)
+        mark_django_session(connection)

@@ -7,7 +7,12 @@ from typing import Any
 from django.db import connections
 
 from pghistory_core import attribution, sequence
-from pghistory_core.config import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, EVENT_ID_SEQUENCE
+from pghistory_core.config import (
+    CONTEXT_ID_SETTING,
+    CONTEXT_METADATA_SETTING,
+    DJANGO_SESSION_SETTING,
+    EVENT_ID_SEQUENCE,
+)
 
 __all__ = [
     "DROP_SQL",
@@ -52,10 +57,17 @@ def functions_sql(outside_writes: bool = True, client_addr: bool = True) -> str:
     """
     if outside_writes:
         metadata = attribution.metadata_sql(client_addr)
+        # Django's own sessions (runtime.mark_django_session) without a context record none, as
+        # in django-pghistory 3.x: only writes made outside Django are attributed to their session.
+        django = (
+            f"IF pg_catalog.current_setting('{DJANGO_SESSION_SETTING}', true) "
+            "OPERATOR(pg_catalog.=) 'on' THEN RETURN NULL; END IF;"
+        )
         # One context per transaction, role, application name and client address: its id is
         # derived from them (an UUID of version 8), so every statement of the transaction finds
         # the same row and no session setting, which any session can set, chooses it.
         outside_id = f"""
+        {django}
         _metadata := ({metadata})::text;
         _hash := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
             pg_catalog.pg_current_xact_id()::text OPERATOR(pg_catalog.||) _metadata, 'UTF8')), 'hex');
@@ -79,7 +91,7 @@ def functions_sql(outside_writes: bool = True, client_addr: bool = True) -> str:
             PERFORM pg_catalog.set_config('{_OUTSIDE_WRITTEN_SETTING}', _id::text, true);
         END IF;
         RETURN _id;"""
-        outside_json = f"RETURN {metadata};"
+        outside_json = f"{django}\n        RETURN {metadata};"
     else:
         outside_id = "RETURN NULL;"
         outside_json = "RETURN NULL;"

@@ -96,6 +96,22 @@ def test_an_open_context_is_recorded_as_before(attributed: None) -> None:
     assert event.pgh_context.metadata == {"user": 7}
 
 
+def test_django_writes_without_a_context_record_none_as_in_3x(attributed: None) -> None:
+    # Django's own connections say so once per session: their writes outside a context() get no
+    # context, as with django-pghistory 3.x; the session is recorded for writes outside Django.
+    from django.db import connection
+
+    author = Author.objects.create(name="no context")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE testapp_author SET name = 'raw' WHERE id = %s", [author.pk])
+        cursor.execute("SHOW pghistory_core.django_session")
+        assert cursor.fetchone() == ("on",)
+    events = AuthorEvent.objects.filter(pgh_obj_id=author.pk)
+    assert [e.pgh_context_id for e in events] == [None, None]
+    document = Document.objects.create(body="no context")
+    assert DocumentEvent.objects.get(pgh_obj_id=document.pk).pgh_context is None
+
+
 def test_denormalised_context_records_the_session(attributed: None, etl: str) -> None:
     document = Document.objects.create(body="v1")
     _psql_as(etl, f"UPDATE testapp_document SET body = 'v2' WHERE id = '{document.pk}'")
