@@ -21,7 +21,7 @@ from bench import models as bench_models
 from bench.timing import Samples, timed
 from bench.variants import context_tables
 from bench.writes import seed
-from pghistory_core import sql
+from pghistory_core import config, runtime, sql
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,9 @@ def _sample(workload: Workload, setting: Setting, rows: int, saves: int) -> dict
 def run(rows: int, saves: int, repeat: int) -> dict[str, Any]:
     """Every workload under every setting; JSON-ready results."""
     found: dict[str, Any] = {}
+    # This session writes as psql would: not marked as Django's (runtime.mark_django_session),
+    # whose writes without a context record none.
+    database.execute(f"SELECT set_config('{config.DJANGO_SESSION_SETTING}', '', false)")
     try:
         for workload in workloads(rows, saves):
             collected: dict[str, list[dict[str, Any]]] = {s.key: [] for s in SETTINGS}
@@ -170,4 +173,5 @@ def run(rows: int, saves: int, repeat: int) -> dict[str, Any]:
     finally:
         database.truncate(bench_models.CoreItem, bench_models.CoreItemEvent, *context_tables())  # type: ignore[attr-defined]
         sql.install_functions(connection.alias)
+        runtime.mark_django_session(connection)
     return found
