@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import F
 from django.db.models.functions import JSONObject
 
+from pghistory_core.sql_builders import chunked
+
 if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 __all__ = ["current_data", "diff_data"]
-
-# jsonb_build_object takes at most 100 arguments: 50 key/value pairs.
-_CHUNK = 50
 
 
 def current_data(
@@ -30,7 +29,7 @@ def current_data(
     opts = tracked._meta
     tracked_fields = set(event_model.pgh_tracked_fields)
     attnames = [f.attname for f in opts.concrete_fields if f.name in tracked_fields]
-    chunks = [attnames[i : i + _CHUNK] for i in range(0, len(attnames), _CHUNK)] or [[]]
+    chunks = chunked(attnames) or [[]]
     annotations = {
         f"_pgh_data_{index}": JSONObject(**{name: F(name) for name in chunk})
         for index, chunk in enumerate(chunks)

@@ -27,7 +27,7 @@ from pghistory_core import append_only, sequence
 from pghistory_core.aggregate import event_models
 from pghistory_core.config import EVENT_ID_SEQUENCE
 from pghistory_core.meta import column, pk
-from pghistory_core.triggers import literal, quote
+from pghistory_core.sql_builders import literal, quote
 
 __all__ = ["LEGACY_CONTEXT_TABLE", "AdoptError", "Report", "adopt"]
 

@@ -22,13 +22,12 @@ from django.db.models.sql.compiler import SQLCompiler
 
 from pghistory_core.changes import ChangedFilter, ChangedTest
 from pghistory_core.meta import column, concrete, field
-from pghistory_core.triggers import literal, quote
+from pghistory_core.sql_builders import context_id_sql, jsonb_object, literal, quote
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 _CONTEXT_TABLE = "pghistory_core_context"
-_MAX_PAIRS = 50  # jsonb_build_object takes at most 100 arguments
 _PK_PATTERNS = {
     "integer": "^-?[0-9]{1,9}$",
     "bigint": "^-?[0-9]{1,18}$",
@@ -85,10 +84,7 @@ def data_sql(event_model: type[Event], alias: str, *, by_attname: bool = False) 
         f"{literal(key)}, {alias}.{quote(col)}"
         for key, col in data_columns(event_model, by_attname=by_attname)
     ]
-    if not pairs:
-        return "'{}'::jsonb"
-    chunks = [pairs[i : i + _MAX_PAIRS] for i in range(0, len(pairs), _MAX_PAIRS)]
-    return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+    return jsonb_object(pairs)
 
 
 def diff_sql(event_model: type[Event], alias: str, *, by_attname: bool = False) -> str:
@@ -111,8 +107,7 @@ def diff_sql(event_model: type[Event], alias: str, *, by_attname: bool = False) 
         )
     if not pairs:
         return "NULL::jsonb"
-    chunks = [pairs[i : i + _MAX_PAIRS] for i in range(0, len(pairs), _MAX_PAIRS)]
-    changes = " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+    changes = jsonb_object(pairs)
     return (
         f"(SELECT jsonb_strip_nulls({changes}) FROM {table} AS _pgh_p "
         f"WHERE _pgh_p.{obj} = {alias}.{obj} AND _pgh_p.pgh_id < {alias}.pgh_id "
@@ -160,14 +155,6 @@ def _json_metadata_sql(event_model: type[Event], alias: str) -> str:
     if event_model.pgh_context_kind == "json":
         return f"{alias}.{quote(column(event_model, 'pgh_context'))}"
     return "NULL::jsonb"
-
-
-def _context_id_sql(event_model: type[Event], alias: str) -> str:
-    if event_model.pgh_context_kind == "fk":
-        return f"{alias}.{quote(column(event_model, 'pgh_context'))}"
-    if event_model.pgh_has_context_id:
-        return f"{alias}.{quote(column(event_model, 'pgh_context_id'))}"
-    return "NULL::uuid"
 
 
 class _ObjFilter:
@@ -411,7 +398,7 @@ def branch_sql(
         f"{data_sql(event_model, alias, by_attname=by_attname)} AS pgh_data",
         # Computed above the union, for the returned rows only (EventsCompiler.compile).
         "NULL::jsonb AS pgh_diff",
-        f"{_context_id_sql(event_model, alias)} AS pgh_context_id",
+        f"{context_id_sql(event_model, alias)} AS pgh_context_id",
         "NULL::jsonb AS pgh_context",
         f"{_json_metadata_sql(event_model, alias)} AS pgh_context_metadata",
     ]

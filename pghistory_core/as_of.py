@@ -30,7 +30,7 @@ from django.db import connections, models, router
 from pghistory_core import event_kinds
 from pghistory_core.meta import column, pk
 from pghistory_core.meta import field as model_field
-from pghistory_core.triggers import quote
+from pghistory_core.sql_builders import quote
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event

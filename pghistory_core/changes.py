@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models.expressions import Expression
 
 from pghistory_core.meta import column, field
-from pghistory_core.triggers import literal, quote
+from pghistory_core.sql_builders import literal, quote
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event

@@ -14,6 +14,7 @@ import pgtrigger
 from django.db import models
 
 from pghistory_core import meta
+from pghistory_core.sql_builders import quote
 
 F = pgtrigger.F
 _ROW_REFERENCE = re.compile(r"\b(OLD|NEW)\.")
@@ -112,7 +113,7 @@ class _Change(Condition):
             return "FALSE" if self._distinct else "TRUE"
         op = "IS DISTINCT FROM" if self._distinct else "IS NOT DISTINCT FROM"
         glue = " AND " if self._all else " OR "
-        quoted = [f'OLD."{column}" {op} NEW."{column}"' for column in columns]
+        quoted = [f"OLD.{quote(column)} {op} NEW.{quote(column)}" for column in columns]
         return f"({glue.join(quoted)})"
 
 

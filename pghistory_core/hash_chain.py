@@ -28,6 +28,7 @@ from pgtrigger import compiler
 
 from pghistory_core.config import EVENT_ID_SEQUENCE
 from pghistory_core.meta import column
+from pghistory_core.sql_builders import jsonb_object, literal, quote
 from pghistory_core.trigger_sql import OwnerBypassTriggerSql
 
 __all__ = ["ChainReport", "HashChainTrigger", "canonical_sql", "verify"]
@@ -41,8 +42,6 @@ CONTEXT_TABLE = "pghistory_core_context"
 TRIGGER_NAME = "hash_chain"
 # First key of the advisory lock (the second is the table's oid): the namespace of our locks.
 _LOCK_NAMESPACE = zlib.crc32(b"pghistory_core.hash_chain") & 0x7FFFFFFF
-# jsonb_build_object() takes at most 100 arguments: 50 columns per call.
-_PAIRS_PER_CALL = 50
 
 
 def _value_sql(field: models.Field[Any, Any], ref: str) -> str:
@@ -70,13 +69,8 @@ def canonical_sql(event_model: type[models.Model], row: str) -> str:
         if field.name == HASH_FIELD:
             continue
         column = str(field.column)
-        ref = f'{row}."{column}"'
-        pairs.append(f"'{column}', {_value_sql(field, ref)}")
-    calls = [
-        "jsonb_build_object(" + ", ".join(pairs[i : i + _PAIRS_PER_CALL]) + ")"
-        for i in range(0, len(pairs), _PAIRS_PER_CALL)
-    ]
-    return "jsonb_strip_nulls(" + " || ".join(calls) + ")::text"
+        pairs.append(f"{literal(column)}, {_value_sql(field, f'{row}.{quote(column)}')}")
+    return "jsonb_strip_nulls(" + jsonb_object(pairs) + ")::text"
 
 
 def _hash_sql(previous: str, content: str) -> str:
@@ -103,20 +97,20 @@ class HashChainTrigger(pgtrigger.Trigger):
         super().__init__(name=TRIGGER_NAME)
 
     def get_func(self, model: Any) -> str:
-        table = model._meta.db_table.replace('"', '""')
-        table_literal = "'\"" + table.replace("'", "''") + "\"'"
+        table = quote(model._meta.db_table)
+        table_literal = literal(table)
         lines = [
             # Held until commit: chained writers of this table run one after the other, so
             # ids drawn here follow commit order and each event sees its committed predecessor.
             f"PERFORM pg_advisory_xact_lock({_LOCK_NAMESPACE}, {table_literal}::regclass::oid::int);",
             f"NEW.pgh_id := nextval('{EVENT_ID_SEQUENCE}');",
             f"NEW.{SEAL_FIELD} := NULL;",
-            f'SELECT "{HASH_FIELD}" INTO _pgh_previous FROM "{table}" ORDER BY pgh_id DESC LIMIT 1;',
+            f'SELECT "{HASH_FIELD}" INTO _pgh_previous FROM {table} ORDER BY pgh_id DESC LIMIT 1;',
             # The first chained event: the scan runs once per table.
-            f'IF _pgh_previous IS NULL AND NOT EXISTS (SELECT FROM "{table}" '
+            f"IF _pgh_previous IS NULL AND NOT EXISTS (SELECT FROM {table} "
             f'WHERE "{HASH_FIELD}" IS NOT NULL) THEN',
             f"  NEW.{SEAL_FIELD} := (SELECT jsonb_build_object('events', count(*), "
-            f"'last_pgh_id', max(pgh_id)) FROM \"{table}\");",
+            f"'last_pgh_id', max(pgh_id)) FROM {table});",
             "END IF;",
         ]
         if self.context_column:
@@ -292,7 +286,7 @@ def verify(
     if not getattr(event_model, "pgh_hash_chain", False):
         raise ValueError(f"{event_model._meta.label} has no hash chain (track(hash_chain=True)).")
     using = using or router.db_for_read(event_model)
-    table = '"' + event_model._meta.db_table.replace('"', '""') + '"'
+    table = quote(event_model._meta.db_table)
     expected = _hash_sql("lag(t.pgh_hash) OVER w", canonical_sql(event_model, "t"))
     sql = f"""
         WITH checked AS (

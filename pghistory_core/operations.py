@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from pghistory_core import partitioning
 from pghistory_core.meta import column, pk
-from pghistory_core.triggers import literal, quote
+from pghistory_core.sql_builders import literal, quote
 
 __all__ = ["MIN_PG_VERSION", "PartitionEventTable", "partition_table", "unpartition_table"]
 

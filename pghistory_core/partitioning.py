@@ -23,7 +23,7 @@ from django.utils import timezone
 from pghistory_core.append_only import bypass
 from pghistory_core.meta import column
 from pghistory_core.pruning import AppendOnlyError
-from pghistory_core.triggers import literal, quote
+from pghistory_core.sql_builders import literal, quote
 
 __all__ = [
     "INTERVALS",

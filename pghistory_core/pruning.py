@@ -15,7 +15,7 @@ from django.db import connections, router, transaction
 
 from pghistory_core.append_only import bypass
 from pghistory_core.meta import column
-from pghistory_core.triggers import quote
+from pghistory_core.sql_builders import quote
 
 
 class AppendOnlyError(Exception):

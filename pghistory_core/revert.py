@@ -10,7 +10,8 @@ from django.db import connections, models, router, transaction
 from pghistory_core.config import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, field, pk
 from pghistory_core.runtime import context, current
-from pghistory_core.triggers import Values, insert_sql, quote
+from pghistory_core.sql_builders import quote
+from pghistory_core.triggers import Values, insert_sql
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event

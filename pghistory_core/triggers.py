@@ -23,6 +23,7 @@ from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
 from pghistory_core.config import CONTEXT_ID_SETTING, KEY_CHANGE_TABLE
 from pghistory_core.meta import column, concrete, field, pk
+from pghistory_core.sql_builders import literal, quote
 from pghistory_core.trigger_sql import (
     EventTriggerSql,
     GenericPlanEventTriggerSql,
@@ -38,16 +39,6 @@ _NEW_ROWS = "_pgh_new_rows"
 _OLD = "_pgh_old"
 _NEW = "_pgh_new"
 _MAX_NAME = 47
-
-
-def quote(identifier: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """Quote an SQL string literal (standard_conforming_strings is on in supported Postgres)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _trigger_name(base: str, suffix: str) -> str:

@@ -14,6 +14,7 @@ from pghistory_admin.rows import ACTIONS
 from pghistory_core import attribution
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
+from pghistory_core.sql_builders import literal
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -102,10 +103,6 @@ def secret_keys(event_model: type[Event]) -> frozenset[str]:
         if _is_secret(tracked_model, tracked_field.attname, tracked_field):
             found.add(tracked_field.attname)
     return frozenset(found)
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def masked_key(key: str, value: Any) -> Any:

@@ -35,14 +35,13 @@ from pghistory_admin.export.cells import (
     actions,
     header,
     is_integer_key,
-    literal,
     masked_key_sql,
     neutralise,
     secret_keys,
 )
 from pghistory_core.meta import column, field
 from pghistory_core.models import Context, Event
-from pghistory_core.triggers import quote
+from pghistory_core.sql_builders import context_id_sql, literal, quote
 
 #: Events per ``COPY`` statement. psycopg 3 hands a statement's rows over as they come, so chunks
 #: can be large (fewer objects whose predecessor lies before the chunk); psycopg 2 receives a
@@ -450,7 +449,7 @@ def _branch_sql(event_model: type[Event], chunk: _Chunk, export: _Export) -> str
         f"_pgh_e.{quote(column(event_model, 'pgh_created_at'))} AS _c",
         "_pgh_e.pgh_label::text AS _l",
         f"_pgh_e.{obj} AS _o" if obj else "NULL::text AS _o",
-        f"{_context_id_sql(event_model)} AS _x",
+        f"{context_id_sql(event_model, '_pgh_e')} AS _x",
         f"_pgh_e.{quote(column(event_model, 'pgh_context'))} AS _j"
         if json_context
         else "NULL::jsonb AS _j",
@@ -657,14 +656,6 @@ def _fnmatch_regex(pattern: str) -> str:
         else:
             out.append(re.escape(char))
     return "".join(out)
-
-
-def _context_id_sql(event_model: type[Event]) -> str:
-    if event_model.pgh_context_kind == "fk":
-        return f"_pgh_e.{quote(column(event_model, 'pgh_context'))}"
-    if event_model.pgh_has_context_id:
-        return f"_pgh_e.{quote(column(event_model, 'pgh_context_id'))}"
-    return "NULL::uuid"
 
 
 def _json(value: Any) -> str:
