@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from pghistory_admin import conf
+from pghistory_admin.form_renderer import memo_renderer
 from pghistory_admin.rows import action_label
 from pghistory_core.changes import changed_columns
 
@@ -168,6 +169,11 @@ class EventFilterForm(forms.Form):
     """Checks what one field cannot: the object id against the chosen model, the date order."""
 
     event_models: list[type[Event]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Its widgets are the same on most pages: their HTML is kept (``form_renderer``).
+        self.renderer = memo_renderer(self.renderer)
 
     def clean(self) -> dict[str, Any]:
         data = cast("dict[str, Any]", super().clean())

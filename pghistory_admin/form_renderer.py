@@ -1,0 +1,84 @@
+"""A form renderer that keeps the HTML of widgets it has rendered before.
+
+The audit log's filter form renders a dozen widgets, labels and error lists through templates on
+every page (the "changed field" select alone has an option per tracked field): together they
+cost more than the page's rows. Their HTML depends only on the template and its context, which
+for these widgets holds nothing but strings, numbers, lists and dicts: ``MemoRenderer`` keeps the
+HTML per template, language and (frozen) context, and renders anything else as the renderer it
+wraps does. The project's ``FORM_RENDERER`` and template overrides still apply; with ``DEBUG``
+nothing is kept (templates edited while the server runs show at once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.forms.renderers import BaseRenderer, get_default_renderer
+from django.utils.functional import Promise
+from django.utils.translation import get_language
+
+__all__ = ["MemoRenderer", "memo_renderer"]
+
+#: Entries kept before the memo starts again (the keys hold what users typed into filters).
+MAX_ENTRIES = 512
+_ATOMS = (str, int, float, type(None))
+
+
+class _Unfrozen(Exception):
+    """A context holding an object whose rendering may change: not kept."""
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable key standing for ``value`` as a template sees it (types included, so a safe
+    string and a plain one, or ``True`` and ``1``, differ)."""
+    if isinstance(value, Promise):
+        value = str(value)  # its text in the active language (in the key too)
+    if isinstance(value, _ATOMS):
+        return (type(value), value)
+    if isinstance(value, dict):
+        return (type(value), tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_freeze(item) for item in value))
+    raise _Unfrozen
+
+
+class MemoRenderer:
+    """Renders as ``renderer`` does; contexts of plain values are rendered once per language."""
+
+    def __init__(self, renderer: BaseRenderer) -> None:
+        self.renderer = renderer
+        self._html: dict[Any, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # Template names (form_template_name, …) and anything else are the wrapped renderer's.
+        return getattr(self.renderer, name)
+
+    def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
+        if request is not None or settings.DEBUG:
+            return self.renderer.render(template_name, context, request=request)
+        try:
+            key = (template_name, get_language(), _freeze(context))
+        except _Unfrozen:
+            return self.renderer.render(template_name, context)
+        html = self._html.get(key)
+        if html is None:
+            html = self.renderer.render(template_name, context)
+            if len(self._html) >= MAX_ENTRIES:
+                self._html.clear()
+            self._html[key] = html
+        return html
+
+
+_memos: dict[int, MemoRenderer] = {}
+
+
+def memo_renderer(renderer: BaseRenderer | None = None) -> MemoRenderer:
+    """The ``MemoRenderer`` of ``renderer`` (default: ``FORM_RENDERER``), one per renderer."""
+    renderer = renderer or get_default_renderer()
+    if isinstance(renderer, MemoRenderer):
+        return renderer
+    memo = _memos.get(id(renderer))
+    if memo is None or memo.renderer is not renderer:
+        memo = _memos[id(renderer)] = MemoRenderer(renderer)
+    return memo
