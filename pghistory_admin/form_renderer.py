@@ -11,8 +11,10 @@ nothing is kept (templates edited while the server runs show at once).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import django.forms
 from django.conf import settings
 from django.forms.renderers import BaseRenderer, get_default_renderer
 from django.utils.functional import Promise
@@ -23,6 +25,11 @@ __all__ = ["MemoRenderer", "memo_renderer"]
 #: Entries kept before the memo starts again (the keys hold what users typed into filters).
 MAX_ENTRIES = 512
 _ATOMS = (str, int, float, type(None))
+#: Django's own form templates (``DjangoTemplates`` and ``Jinja2`` renderers).
+_STOCK = [Path(django.forms.__file__).parent / folder for folder in ("templates", "jinja2")]
+#: What Django's own templates of these names never read from their context (a label's
+#: ``field``, a ``BoundField``, would keep it from being kept).
+_UNREAD = {"django/forms/label.html": frozenset({"field"})}
 
 
 class _Unfrozen(Exception):
@@ -49,6 +56,7 @@ class MemoRenderer:
     def __init__(self, renderer: BaseRenderer) -> None:
         self.renderer = renderer
         self._html: dict[Any, str] = {}
+        self._unread: dict[str, frozenset[str]] = {}
 
     def __getattr__(self, name: str) -> Any:
         # Template names (form_template_name, …) and anything else are the wrapped renderer's.
@@ -57,8 +65,13 @@ class MemoRenderer:
     def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
         if request is not None or settings.DEBUG:
             return self.renderer.render(template_name, context, request=request)
+        unread = self.unread(template_name)
+        if unread:
+            context_key = {k: v for k, v in context.items() if k not in unread}
+        else:
+            context_key = context
         try:
-            key = (template_name, get_language(), _freeze(context))
+            key = (template_name, get_language(), _freeze(context_key))
         except _Unfrozen:
             return self.renderer.render(template_name, context)
         html = self._html.get(key)
@@ -68,6 +81,19 @@ class MemoRenderer:
                 self._html.clear()
             self._html[key] = html
         return html
+
+    def unread(self, template_name: str) -> frozenset[str]:
+        """Context keys the template ignores: only for Django's own templates, not overrides."""
+        unread = self._unread.get(template_name)
+        if unread is None:
+            unread = frozenset()
+            if template_name in _UNREAD:
+                origin = getattr(self.renderer.get_template(template_name), "origin", None)
+                name = getattr(origin, "name", None)
+                if name and Path(name) in [folder / template_name for folder in _STOCK]:
+                    unread = _UNREAD[template_name]
+            self._unread[template_name] = unread
+        return unread
 
 
 _memos: dict[int, MemoRenderer] = {}

@@ -18,11 +18,22 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
+from pghistory_admin.markup import esc
+
 if TYPE_CHECKING:
+    from django.forms import BoundField
+
     from pghistory_admin.diffs import FieldChange
     from pghistory_admin.rows import EventRow
 
-__all__ = ["diff_table", "event_head", "key_change", "timeline_entries", "timeline_entry"]
+__all__ = [
+    "diff_table",
+    "event_head",
+    "filter_field",
+    "key_change",
+    "timeline_entries",
+    "timeline_entry",
+]
 
 
 def _join(parts: Sequence[str]) -> SafeString:
@@ -218,4 +229,26 @@ def timeline_entries(
             )
             for position, row in enumerate(rows, start=1)
         ]
+    )
+
+
+def filter_field(field: BoundField, *, oob: bool = False) -> SafeString:
+    """One field of the audit log's filter form: label, widget, help text and errors. With
+    ``oob``, the results partial carries it out of band (``hx-swap-oob``), so a filter whose
+    choices depend on another (changed field → model) follows it."""
+    errors = field.errors
+    classes = "pgh-filter errors" if errors else "pgh-filter"
+    swap = ' hx-swap-oob="true"' if oob else ""
+    help_text = (
+        f'<div class="help" id="{esc(field.auto_id)}_helptext">{esc(field.help_text)}</div>'
+        if field.help_text
+        else ""
+    )
+    return mark_safe(  # noqa: S308 - every value is escaped (label, widget, errors are safe HTML)
+        f'<div class="{classes}" id="pgh-filter-{esc(field.name)}"{swap}>\n'
+        f"  {esc(field.label_tag())}\n"
+        f"  {esc(field)}\n"
+        f"  {help_text}\n"
+        f"  {esc(errors)}\n"
+        "</div>"
     )

@@ -11,6 +11,8 @@ from django.utils.safestring import SafeString
 from pghistory_admin import fragments
 
 if TYPE_CHECKING:
+    from django.forms import BoundField
+
     from pghistory_admin.diffs import FieldChange
     from pghistory_admin.rows import EventRow
 
@@ -43,3 +45,9 @@ def timeline_entries(context: dict[str, Any], rows: Sequence[EventRow]) -> SafeS
         compare_url=context.get("compare_url"),
         object_exists=bool(context.get("object_exists")),
     )
+
+
+@register.simple_tag
+def filter_field(field: BoundField, oob: bool = False) -> SafeString:
+    """One field of the audit log's filter form (``oob``: swapped out of band by htmx)."""
+    return fragments.filter_field(field, oob=bool(oob))
