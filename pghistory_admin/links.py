@@ -35,7 +35,8 @@ class AdminLinks:
     """URLs for one request: which pages exist on the site and which the user may open.
 
     Permission answers are cached per model, so a page of rows costs no query per row; URLs
-    whose arguments are ids are reversed once per name and filled in for each row.
+    whose arguments are ids (or that take none) are reversed once per name and filled in for
+    each row.
     """
 
     def __init__(self, admin_site: AdminSite, request: HttpRequest) -> None:
@@ -45,6 +46,7 @@ class AdminLinks:
         self._may_view: dict[type[models.Model], bool] = {}
         self._model_admins: dict[type[models.Model], ModelAdmin[Any] | None] = {}
         self._patterns: dict[tuple[str, int], list[str] | None] = {}
+        self._plain: dict[str, str | None] = {}
 
     def model_admin(self, model: type[models.Model]) -> ModelAdmin[Any] | None:
         """The site's ``ModelAdmin`` of ``model``, if registered."""
@@ -73,7 +75,12 @@ class AdminLinks:
             return None
 
     def _reverse(self, name: str, args: tuple[Any, ...]) -> str | None:
-        if not args or not all(_is_digits(arg) for arg in args):
+        if not args:
+            # The same URL for every row (e.g. the audit log filtered on a row's context).
+            if name not in self._plain:
+                self._plain[name] = self._reverse_now(name, args)
+            return self._plain[name]
+        if not all(_is_digits(arg) for arg in args):
             return self._reverse_now(name, args)
         key = (name, len(args))
         if key not in self._patterns:

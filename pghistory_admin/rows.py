@@ -179,6 +179,7 @@ class RowBuilder:
         # What every row of a model shares, looked up once per page.
         self._models: dict[str, tuple[type[models.Model] | None, str]] = {}
         self._labels: dict[type[models.Model], dict[str, str]] = {}
+        self._actions: dict[str, str] = {}
 
     def build(
         self, events: Sequence[BaseEvents], *, objects: bool = True, diffs: bool = False
@@ -201,6 +202,12 @@ class RowBuilder:
             self._models[event.pgh_obj_model] = (tracked, label)
         return self._models[event.pgh_obj_model]
 
+    def _action(self, label: str) -> str:
+        """``action_label(label)``, translated once per page."""
+        if label not in self._actions:
+            self._actions[label] = action_label(label)
+        return self._actions[label]
+
     def _field_labels(self, model: type[models.Model]) -> dict[str, str]:
         """``{attname: verbose name}`` of the concrete fields of ``model``."""
         if model not in self._labels:
@@ -214,7 +221,7 @@ class RowBuilder:
         row = EventRow(
             event=event,
             tracked_model=tracked,
-            action=action_label(event.pgh_label),
+            action=self._action(event.pgh_label),
             source=source_of(event.pgh_context_metadata),
             model_label=model_label,
         )
