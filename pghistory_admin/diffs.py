@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from pghistory_admin import conf
 from pghistory_admin.labels import last_labels
+from pghistory_admin.markup import esc
 
 __all__ = ["MASK", "FieldChange", "FkLabels", "field_changes", "prefetch_fk_labels"]
 
@@ -64,20 +65,11 @@ class FieldChange:
         """The change as a row of ``diff.html``'s table (one per field: built here, not in the
         template, as a timeline page shows hundreds)."""
         wrap = ' style="white-space: pre-wrap"' if self.kind == "longtext" else ""
-        old = (
-            format_html('<td class="pgh-old"{}>{}</td>', SafeString(wrap), self.old)
-            if self.changed
-            else ""
-        )
-        return format_html(
-            '<tr class="pgh-diff-row pgh-kind-{}" data-field="{}"><th scope="row">{}</th>'
-            '{}<td class="pgh-new"{}>{}</td></tr>',
-            self.kind,
-            self.name,
-            self.label,
-            old,
-            SafeString(wrap),
-            self.new,
+        old = f'<td class="pgh-old"{wrap}>{esc(self.old)}</td>' if self.changed else ""
+        return SafeString(
+            f'<tr class="pgh-diff-row pgh-kind-{esc(self.kind)}" data-field="{esc(self.name)}">'
+            f'<th scope="row">{esc(self.label)}</th>{old}'
+            f'<td class="pgh-new"{wrap}>{esc(self.new)}</td></tr>'
         )
 
 
