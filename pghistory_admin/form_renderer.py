@@ -50,7 +50,7 @@ def _freeze(value: Any) -> Any:
     raise _Unfrozen
 
 
-class MemoRenderer:
+class MemoRenderer(BaseRenderer):
     """Renders as ``renderer`` does; contexts of plain values are rendered once per language."""
 
     def __init__(self, renderer: BaseRenderer) -> None:
@@ -58,9 +58,17 @@ class MemoRenderer:
         self._html: dict[Any, str] = {}
         self._unread: dict[str, frozenset[str]] = {}
 
+    # The template names, the bound field class and anything else are the wrapped renderer's.
+    form_template_name = property(lambda self: self.renderer.form_template_name)
+    formset_template_name = property(lambda self: self.renderer.formset_template_name)
+    field_template_name = property(lambda self: self.renderer.field_template_name)
+    bound_field_class = property(lambda self: getattr(self.renderer, "bound_field_class", None))
+
     def __getattr__(self, name: str) -> Any:
-        # Template names (form_template_name, …) and anything else are the wrapped renderer's.
         return getattr(self.renderer, name)
+
+    def get_template(self, template_name: str) -> Any:
+        return self.renderer.get_template(template_name)
 
     def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
         if request is not None or settings.DEBUG:

@@ -11,7 +11,7 @@ hour and minute. The output is the same as theirs.
 from __future__ import annotations
 
 import html
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from django.utils import dateformat, formats, timezone
@@ -57,8 +57,8 @@ class DateTimeFormat:
         """``timezone.localtime(value)`` in the time zone of the request."""
         return timezone.localtime(value, self.tz)
 
-    def __call__(self, value: datetime) -> str:
-        """``formats.date_format(value, format_name)`` of a (local) datetime."""
+    def __call__(self, value: date) -> str:
+        """``formats.date_format(value, format_name)`` of a (local) datetime, or of a date."""
         if not isinstance(value, datetime):
             return str(dateformat.format(value, self.format))
         parts = []

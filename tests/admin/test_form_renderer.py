@@ -95,3 +95,15 @@ def test_the_filter_form_uses_one_memo_per_renderer(superuser):
     form = EventFilterSet({}, queryset=Events.objects.all(), event_models=models).form
     assert form.renderer is memo_renderer()
     assert memo_renderer(form.renderer) is form.renderer
+
+
+def test_template_names_are_the_wrapped_renderers():
+    class Tables(DjangoTemplates):
+        form_template_name = "django/forms/table.html"
+        field_template_name = "custom/field.html"
+
+    memo = MemoRenderer(Tables())
+    assert memo.form_template_name == "django/forms/table.html"
+    assert memo.field_template_name == "custom/field.html"
+    assert memo.formset_template_name == DjangoTemplates.formset_template_name
+    assert str(Sample(renderer=memo)) == str(Sample(renderer=Tables()))
