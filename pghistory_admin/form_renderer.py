@@ -37,16 +37,26 @@ class _Unfrozen(Exception):
 
 
 def _freeze(value: Any) -> Any:
-    """A hashable key standing for ``value`` as a template sees it (types included, so a safe
-    string and a plain one, or ``True`` and ``1``, differ)."""
+    """A hashable key standing for ``value`` as a template sees it: plain strings and ``None``
+    as they are, anything else with its type (so a safe string and a plain one, or ``True`` and
+    ``1``, differ)."""
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is dict:
+        return (dict, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
+    if kind is list or kind is tuple:
+        return (kind, tuple([_freeze(item) for item in value]))
+    if kind is bool or kind is int or kind is float:
+        return (kind, value)
     if isinstance(value, Promise):
-        value = str(value)  # its text in the active language (in the key too)
+        return _freeze(str(value))  # its text in the active language (in the key too)
     if isinstance(value, _ATOMS):
-        return (type(value), value)
+        return (kind, value)
     if isinstance(value, dict):
-        return (type(value), tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
+        return (kind, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
     if isinstance(value, list | tuple):
-        return (type(value), tuple(_freeze(item) for item in value))
+        return (kind, tuple([_freeze(item) for item in value]))
     raise _Unfrozen
 
 

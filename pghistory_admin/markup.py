@@ -26,6 +26,25 @@ _DATE_CHARS = frozenset("bdDEFjlLmMnNoStwWyYz")
 _TIME_CHARS = frozenset("aAfgGhHiP")
 
 
+class _DateFormat(DateFormat):
+    """``DateFormat`` whose "a.m."/"p.m." (``a``, ``A``, and ``P`` through them) are translated
+    once per ``DateTimeFormat``."""
+
+    texts: dict[tuple[Any, ...], str]
+
+    def a(self) -> str:
+        key = ("a", self.data.hour > 11)  # type: ignore[union-attr] - a datetime here
+        if key not in self.texts:
+            self.texts[key] = str(super().a())
+        return self.texts[key]
+
+    def A(self) -> str:
+        key = ("A", self.data.hour > 11)  # type: ignore[union-attr] - a datetime here
+        if key not in self.texts:
+            self.texts[key] = str(super().A())
+        return self.texts[key]
+
+
 def esc(value: Any) -> str:
     """``conditional_escape(value)``: safe values (``__html__``) as they are, others escaped."""
     if isinstance(value, Promise):
@@ -62,7 +81,7 @@ class DateTimeFormat:
         if not isinstance(value, datetime):
             return str(dateformat.format(value, self.format))
         parts = []
-        formatter: DateFormat | None = None
+        formatter: _DateFormat | None = None
         texts = self._texts
         for literal, char in self.pieces:
             if literal:
@@ -78,7 +97,8 @@ class DateTimeFormat:
             text = texts.get(key) if key is not None else None
             if text is None:
                 if formatter is None:
-                    formatter = DateFormat(value)
+                    formatter = _DateFormat(value)
+                    formatter.texts = texts
                 text = str(getattr(formatter, char)())
                 if key is not None:
                     texts[key] = text
