@@ -33,13 +33,13 @@ class _DateFormat(DateFormat):
     texts: dict[tuple[Any, ...], str]
 
     def a(self) -> str:
-        key = ("a", self.data.hour > 11)  # type: ignore[union-attr] - a datetime here
+        key = ("a", self.data.hour > 11)  # type: ignore[union-attr]  # a datetime
         if key not in self.texts:
             self.texts[key] = str(super().a())
         return self.texts[key]
 
     def A(self) -> str:
-        key = ("A", self.data.hour > 11)  # type: ignore[union-attr] - a datetime here
+        key = ("A", self.data.hour > 11)  # type: ignore[union-attr]  # a datetime
         if key not in self.texts:
             self.texts[key] = str(super().A())
         return self.texts[key]
