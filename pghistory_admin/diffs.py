@@ -8,14 +8,12 @@ fields. Every fragment returned here is safe HTML: values are escaped, only our 
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from fnmatch import fnmatchcase
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -271,7 +269,7 @@ def _kind(
     new: Any,
     may_view: MayView = None,
 ) -> str:
-    if _is_secret(tracked_model, key, field):
+    if conf.is_secret_field(tracked_model, key, field):
         return "secret"
     if field is None:
         return "value"
@@ -288,23 +286,6 @@ def _kind(
     if isinstance(old, str) or isinstance(new, str):
         return "longtext" if _is_long(old) or _is_long(new) else "text"
     return "value"
-
-
-def _is_secret(
-    tracked_model: type[models.Model], key: str, field: models.Field[Any, Any] | None
-) -> bool:
-    """Whether ``PGHISTORY_ADMIN_SECRET_FIELDS`` matches the field or ``app.model.field``."""
-    names = (key,) if field is None else (key, field.name)
-    # The setting is read on every call; the matching is cached for its value.
-    return _matches_secret(tracked_model._meta.label_lower, names, tuple(conf.secret_fields()))
-
-
-@functools.lru_cache(maxsize=1024)
-def _matches_secret(label: str, names: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
-    candidates = {name.lower() for name in names}
-    candidates |= {f"{label}.{name}" for name in candidates}
-    lowered = [pattern.lower() for pattern in patterns]
-    return any(fnmatchcase(name, pattern) for name in candidates for pattern in lowered)
 
 
 def _is_long(value: Any) -> bool:

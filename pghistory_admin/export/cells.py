@@ -9,8 +9,8 @@ from typing import Any
 from django.db import models
 
 from pghistory_admin import conf
-from pghistory_admin.diffs import MASK, _is_secret
-from pghistory_admin.rows import ACTIONS
+from pghistory_admin.diffs import MASK
+from pghistory_admin.wording import ACTIONS
 from pghistory_core import attribution
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
@@ -100,7 +100,7 @@ def secret_keys(event_model: type[Event]) -> frozenset[str]:
     found = set()
     for name in event_model.pgh_tracked_fields:
         tracked_field = field(tracked_model, name)
-        if _is_secret(tracked_model, tracked_field.attname, tracked_field):
+        if conf.is_secret_field(tracked_model, tracked_field.attname, tracked_field):
             found.add(tracked_field.attname)
     return frozenset(found)
 

@@ -21,7 +21,6 @@ from pghistory_admin.pagination import (
     KeysetPage,
     Limiter,
     keyset_page,
-    page_size,
     parse_cursor,
 )
 
@@ -135,7 +134,7 @@ class PageMixin(AdminPageMixin):
     descending: bool = True
 
     def get_page_size(self) -> int:
-        return page_size()
+        return conf.page_size()
 
     def get_cursor(self) -> Cursor | None:
         """The page's cursor; ``None`` (and an empty page) when malformed."""

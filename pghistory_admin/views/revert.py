@@ -20,9 +20,10 @@ import pghistory_core
 from pghistory_admin.diffs import FieldChange, field_changes
 from pghistory_admin.pagination import MAX_ID
 from pghistory_admin.revert_plan import RevertPlan, plan_revert
-from pghistory_admin.rows import RowBuilder, action_label
+from pghistory_admin.rows import RowBuilder
 from pghistory_admin.snapshots import current_data, diff_data
 from pghistory_admin.views.objects import ObjectMixin
+from pghistory_admin.wording import action_label
 from pghistory_core.revert import revert_event
 
 __all__ = ["RevertView"]
