@@ -5,7 +5,7 @@ Postgres formats the rows with ``COPY … TO STDOUT``, and ``csv_rows``, the sam
 Python. Both read the filtered events newest first by keyset over ``pgh_id``, a chunk at a time,
 so memory stays constant whatever the export's size.
 
-How a ``COPY`` computes the diff column in one pass is told in ``export.copy``; how several
+How a ``COPY`` computes the diff column in one pass is told in ``export.copy_sql``; how several
 connections format the chunks at once, in one snapshot, in ``export.parallel``.
 """
 

@@ -14,7 +14,6 @@ from pghistory_admin.wording import ACTIONS
 from pghistory_core import attribution
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
-from pghistory_core.sql_builders import literal
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -108,13 +107,6 @@ def secret_keys(event_model: type[Event]) -> frozenset[str]:
 def masked_key(key: str, value: Any) -> Any:
     """A context value, masked when its key holds secrets."""
     return MASK if value is not None and conf.is_secret_context_key(key) else value
-
-
-def masked_key_sql(key: str, sql: str) -> str:
-    """SQL of a context cell, masked when its key holds secrets."""
-    if not conf.is_secret_context_key(key):
-        return sql
-    return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {literal(MASK)} END"
 
 
 def context_keys(queryset: models.QuerySet[Any]) -> list[str]:
