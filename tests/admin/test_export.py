@@ -27,10 +27,10 @@ from pghistory_admin.export import (
     FORMULA_PREFIXES,
     copy_chunks,
     csv_response,
-    csv_rows,
     neutralise,
 )
 from pghistory_core.models import Events, MiddlewareEvents
+from tests.admin.export_oracle import csv_rows
 from tests.admin.helpers import locked
 from tests.testapp.models import (
     Author,
