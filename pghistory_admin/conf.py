@@ -21,6 +21,10 @@ DEFAULT_SECRET_FIELDS: tuple[str, ...] = (
 )
 
 
+#: What a secret value (``is_secret_field``, ``is_secret_context_key``) shows instead of itself.
+MASK = "••••••"
+
+
 def _get(name: str, default: Any) -> Any:
     return getattr(settings, f"PGHISTORY_ADMIN_{name}", default)
 

@@ -17,7 +17,8 @@ from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from pghistory_admin.diffs import FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.diffs import FieldChange, field_changes
+from pghistory_admin.fk_labels import prefetch_fk_labels
 from pghistory_admin.keys import previous_data, renamed_from, renamed_to
 from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from pghistory_admin import conf
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export.cells import FORMULA_PREFIXES, SESSION_KEYS, SHOWN_KEYS, is_integer_key
 from pghistory_core.meta import column, field
 from pghistory_core.models import Event

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import models
 
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export.cell_sql import (
     SHOWN_CELLS,
     created_sql,

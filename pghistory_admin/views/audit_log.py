@@ -15,7 +15,7 @@ from django_filters.views import FilterMixin
 from django_tables2.views import SingleTableMixin
 
 from pghistory_admin import conf, export, timeouts
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.filters import EventFilterSet
 from pghistory_admin.pagination import BEFORE, MAX_ID, InvalidCursor, KeysetPage, Limiter, parse_id
 from pghistory_admin.permissions import viewable_event_models

@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import timezone
 
 from pghistory_admin import conf
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export.cells import (
     SESSION_KEYS,
     SHOWN_KEYS,

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import pghistory_core
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export import (
     BLOCK_SIZE,
     COPY_CHUNK_SIZE,
