@@ -12,15 +12,19 @@ from functools import update_wrapper
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin import ModelAdmin
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, register_converter
 from django.views import View
 
 from pghistory_admin import sessions
+from pghistory_admin.converters import EventIdConverter
 
 if TYPE_CHECKING:
     from pghistory_admin.admin import AuditLogAdmin, HistoryAdminMixin
 
 __all__ = ["audit_log_urls", "object_history_urls"]
+
+#: ``<pgh_id:…>``: an event id in the ``bigint`` range; other numbers 404 (``EventIdConverter``).
+register_converter(EventIdConverter, "pgh_id")
 
 
 def _wrap(model_admin: ModelAdmin[Any], view: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,7 +53,7 @@ def object_history_urls(model_admin: HistoryAdminMixin) -> list[URLPattern]:
         "compare": ("<path:object_id>/history/compare/", model_admin.history_compare_view_class),
         "export": ("<path:object_id>/history/export/", model_admin.history_export_view_class),
         "revert": (
-            "<path:object_id>/history/<int:pgh_id>/revert/",
+            "<path:object_id>/history/<pgh_id:pgh_id>/revert/",
             model_admin.history_revert_view_class,
         ),
         "blame": ("<path:object_id>/history/blame/", model_admin.history_blame_view_class),
@@ -79,7 +83,7 @@ def audit_log_urls(model_admin: AuditLogAdmin) -> list[URLPattern]:
     views: dict[str, tuple[str, type[View[Any]]]] = {
         "changelist": ("", model_admin.audit_log_view_class),
         "export": ("export/", model_admin.export_view_class),
-        "diff": ("<int:pgh_id>/diff/", model_admin.diff_view_class),
+        "diff": ("<pgh_id:pgh_id>/diff/", model_admin.diff_view_class),
     }
     return [
         path(

@@ -18,7 +18,6 @@ from django.views.generic import TemplateView
 
 import pghistory_core
 from pghistory_admin.diffs import FieldChange, field_changes
-from pghistory_admin.pagination import MAX_ID
 from pghistory_admin.revert_plan import RevertPlan, plan_revert
 from pghistory_admin.rows import RowBuilder
 from pghistory_admin.snapshots import current_data, diff_data
@@ -48,9 +47,8 @@ class RevertView(ObjectMixin, TemplateView):
             raise PermissionDenied
 
     def setup_event(self, object_id: str, pgh_id: int) -> None:
+        # ``pgh_id`` is in the bigint range: the URL's converter (``EventIdConverter``) said so.
         self.setup_object(object_id)
-        if not 0 < pgh_id <= MAX_ID:
-            raise Http404
         row = self.get_queryset().filter(pgh_id=pgh_id).first()
         if row is None:
             raise Http404(_("No such event of this object."))
