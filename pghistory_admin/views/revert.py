@@ -23,7 +23,8 @@ from pghistory_admin.rows import RowBuilder
 from pghistory_admin.snapshots import current_data, diff_data
 from pghistory_admin.views.objects import ObjectMixin
 from pghistory_admin.wording import action_label
-from pghistory_core.revert import revert_event
+from pghistory_core.meta import field
+from pghistory_core.revert import missing_fields, revert_event
 
 __all__ = ["RevertView"]
 
@@ -83,11 +84,9 @@ class RevertView(ObjectMixin, TemplateView):
         """Why this revert cannot be made, if it cannot (named for the restore case it was)."""
         if self.object is not None:
             return None
-        tracked = set(self.event_model.pgh_tracked_fields)
+        # The rule revert_event() applies: a deleted row is recreated only from every field.
         missing = [
-            str(field.verbose_name)
-            for field in self.model._meta.concrete_fields
-            if field.name not in tracked and not field.primary_key
+            str(field(self.model, name).verbose_name) for name in missing_fields(self.event_model)
         ]
         if missing:
             return _("This event does not record %(fields)s: it cannot recreate the object.") % {
