@@ -104,7 +104,9 @@ class AdminPageMixin:
     def is_partial(self) -> bool:
         """Whether to answer with the partial: an htmx swap, not a history restore."""
         htmx = getattr(self.request, "htmx", None)
-        return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+        if not htmx:
+            return False
+        return not htmx.history_restore_request
 
     def get_template_names(self) -> list[str]:
         if self.partial_template_name and self.is_partial():
