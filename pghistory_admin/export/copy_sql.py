@@ -7,9 +7,9 @@ before the export's filter is applied, so a predecessor that the filter leaves o
 Only an object's first event in the range looks its predecessor up (one probe of the
 ``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range.
 
-One concept, so one module despite its length: every builder here adds columns or clauses to
-that one statement, and they share its aliases (``_pgh_e``, ``_pgh_r``, ``_pgh_c``…). Running
-the statements and planning the chunks is ``export.copy``.
+One concept, so one module past 300 lines: every builder here adds columns or clauses to that
+one statement, and they share its aliases (``_pgh_e``, ``_pgh_r``, ``_pgh_c``…). The SQL of the
+cells is ``export.cell_sql``; running the statements and planning the chunks, ``export.copy``.
 """
 
 from __future__ import annotations
