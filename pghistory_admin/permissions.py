@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_permission_codename
 from django.db import models
 
-from pghistory_core.aggregate import event_models
+from pghistory_core.registry import event_models
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event

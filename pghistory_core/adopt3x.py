@@ -9,6 +9,8 @@ no migration removed (installed outside migrations, so still writing to 3.x's ta
 the shared ``pgh_id`` sequence past every stored event. With ``renumber``, events that share a
 ``pgh_id`` with an event of another table (3.x numbered each table from 1) get new ids, unique
 across tables, in each table's own order. All of it runs in one transaction.
+
+One concept over 300 lines: the adoption is one transaction whose steps share one report.
 """
 
 from __future__ import annotations
@@ -24,15 +26,14 @@ from django.db.models import Model
 from pgtrigger import registry
 
 from pghistory_core import append_only, sequence
-from pghistory_core.aggregate import event_models
-from pghistory_core.config import EVENT_ID_SEQUENCE
+from pghistory_core.constants import CONTEXT_TABLE, EVENT_ID_SEQUENCE
 from pghistory_core.meta import column, pk
+from pghistory_core.registry import event_models
 from pghistory_core.sql_builders import literal, quote
 
 __all__ = ["LEGACY_CONTEXT_TABLE", "AdoptError", "Report", "adopt"]
 
 LEGACY_CONTEXT_TABLE = "pghistory_context"
-_CONTEXT_TABLE = "pghistory_core_context"
 # What 3.x's trigger functions call or read; ours use pghistory_core_* names.
 _LEGACY_MARKERS = (
     "_pgh_attach_context()",
@@ -78,7 +79,7 @@ class Report:
         if self.legacy_contexts:
             lines.append(
                 f"contexts: {self.legacy_contexts} in {LEGACY_CONTEXT_TABLE}; {verb} "
-                f"{self.contexts_copied} to {_CONTEXT_TABLE}, {self.contexts_present} already there"
+                f"{self.contexts_copied} to {CONTEXT_TABLE}, {self.contexts_present} already there"
             )
         else:
             lines.append(f"contexts: none to copy ({LEGACY_CONTEXT_TABLE} is absent or empty)")
@@ -295,7 +296,7 @@ def _renumber(cursor: CursorWrapper, report: Report, using: str) -> None:
 def _conflicts(cursor: CursorWrapper) -> tuple[int, list[str]]:
     cursor.execute(
         f"SELECT count(*), (array_agg(o.id::text ORDER BY o.id))[1:3] "
-        f"FROM {LEGACY_CONTEXT_TABLE} AS o JOIN {_CONTEXT_TABLE} AS n ON n.id = o.id "
+        f"FROM {LEGACY_CONTEXT_TABLE} AS o JOIN {CONTEXT_TABLE} AS n ON n.id = o.id "
         "WHERE n.metadata IS DISTINCT FROM o.metadata"
     )
     count, sample = cursor.fetchone()
@@ -307,14 +308,14 @@ def _copy_contexts(cursor: CursorWrapper, report: Report) -> None:
         return
     cursor.execute(
         f"SELECT count(*), count(n.id) FROM {LEGACY_CONTEXT_TABLE} AS o "
-        f"LEFT JOIN {_CONTEXT_TABLE} AS n ON n.id = o.id"
+        f"LEFT JOIN {CONTEXT_TABLE} AS n ON n.id = o.id"
     )
     report.legacy_contexts, matched = (int(value) for value in cursor.fetchone())
     conflicts, sample = _conflicts(cursor)
     if conflicts:
         raise AdoptError(
             f"{conflicts} context(s) of {LEGACY_CONTEXT_TABLE} have the id of a context in "
-            f"{_CONTEXT_TABLE} with other metadata (e.g. {', '.join(sample)}); nothing was "
+            f"{CONTEXT_TABLE} with other metadata (e.g. {', '.join(sample)}); nothing was "
             "changed. Compare the two rows of each id and remove the wrong one."
         )
     report.contexts_present = matched
@@ -322,9 +323,9 @@ def _copy_contexts(cursor: CursorWrapper, report: Report) -> None:
         report.contexts_copied = report.legacy_contexts - matched
         return
     cursor.execute(
-        f"INSERT INTO {_CONTEXT_TABLE} (id, created_at, updated_at, metadata) "
+        f"INSERT INTO {CONTEXT_TABLE} (id, created_at, updated_at, metadata) "
         f"SELECT o.id, o.created_at, o.updated_at, o.metadata FROM {LEGACY_CONTEXT_TABLE} AS o "
-        f"WHERE NOT EXISTS (SELECT FROM {_CONTEXT_TABLE} AS n WHERE n.id = o.id) ORDER BY o.id"
+        f"WHERE NOT EXISTS (SELECT FROM {CONTEXT_TABLE} AS n WHERE n.id = o.id) ORDER BY o.id"
     )
     report.contexts_copied = cursor.rowcount
 

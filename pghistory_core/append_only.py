@@ -13,7 +13,7 @@ from typing import Any
 import pgtrigger
 from django.db import connections, router
 
-from pghistory_core.aggregate import event_models as all_event_models
+from pghistory_core.registry import event_models as all_event_models
 from pghistory_core.runtime import context
 
 # The pgtrigger names of the protection installed by ``track(append_only=True)``.

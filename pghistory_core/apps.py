@@ -1,4 +1,10 @@
-"""App configuration: signal receivers and checks are connected here, never at import."""
+"""App configuration: the checks, signal receivers and command wrapper are installed here.
+
+Most receivers are connected in ``ready()``: the context functions on each new connection
+(``connection_created``), the sequence before and the functions after ``migrate``. One is not:
+``event_model`` connects its ``class_prepared`` receiver when it is imported, since event
+models are prepared while the apps' models load, before any ``ready()`` runs.
+"""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ not an insert: tracking began later, or there is no history at all).
 Events are read as what they observe (``event_kinds``): insert, ``row=New`` update and manual
 events show the row after them; delete and ``row=Old`` update events the row before them, so the
 first such event after ``when`` also shows the row at ``when``.
+
+One concept over 300 lines: the probe's SQL, its reading and the related objects' states
+share one set of outcomes.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.management.commands import makemigrations, migrate
 
+from pghistory_core.registry import event_models
+
 
 class EventFieldRenameMixin:
     """Mixed into Django's ``MigrationAutodetector`` (alongside django-pgtrigger's mixin)."""
@@ -26,8 +28,6 @@ class EventFieldRenameMixin:
 
     def create_renamed_fields(self) -> None:
         super().create_renamed_fields()  # type: ignore[misc]
-        from pghistory_core.aggregate import event_models
-
         for (app_label, model_name, new_name), old_name in list(self.renamed_fields.items()):
             for event_model in event_models():
                 tracked = event_model.pgh_tracked_model._meta

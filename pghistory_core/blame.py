@@ -10,6 +10,9 @@ Events are read as what they observe (``event_kinds``): an insert, a ``row=New``
 manual event shows the row after it, a delete or a ``row=Old`` update the row before it. With
 several event models on one model (one tracking a subset of the fields, say) each field is
 read from the models that track it.
+
+One concept over 300 lines: the two SQL passes and the reading of their result depend on
+each other's column layout.
 """
 
 from __future__ import annotations

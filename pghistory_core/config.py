@@ -1,4 +1,7 @@
-"""Settings, read when used (never at import) so ``override_settings`` works everywhere."""
+"""Settings, read when used (never at import) so ``override_settings`` works everywhere.
+
+One module over 300 lines on purpose: it is django-pghistory 3.x's ``pghistory.config``, one
+reader per ``PGHISTORY_*`` setting, each short, so a reader finds every setting in one place."""
 
 from __future__ import annotations
 
@@ -11,21 +14,29 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
+# The names and configuration classes are importable from here as from django-pghistory 3.x's
+# ``pghistory.config``; neither module imports anything of ours.
+from pghistory_core.constants import (
+    CONTEXT_ID_SETTING,
+    CONTEXT_METADATA_SETTING,
+    DJANGO_SESSION_SETTING,
+    EVENT_ID_SEQUENCE,
+    KEY_CHANGE_TABLE,
+)
+from pghistory_core.fields import (
+    ContextForeignKey,
+    ContextJSONField,
+    ContextUUIDField,
+    Field,
+    ForeignKey,
+    ObjForeignKey,
+    RelatedField,
+)
+
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet
 
-    from pghistory_core import fields as config_fields
     from pghistory_core.trackers import Tracker
-
-#: The sequence every event table draws ``pgh_id`` from, so ids order events across models.
-EVENT_ID_SEQUENCE = "pghistory_core_event_id_seq"
-#: Transaction-local settings the triggers read (not django-pghistory's, so both can run side by side).
-CONTEXT_ID_SETTING = "pghistory_core.context_id"
-#: Session-level setting of the connections Django opens (``runtime.mark_django_session``).
-DJANGO_SESSION_SETTING = "pghistory_core.django_session"
-CONTEXT_METADATA_SETTING = "pghistory_core.context_metadata"
-#: Where event triggers link an event under a changed primary key to the old key (``KeyChange``).
-KEY_CHANGE_TABLE = "pghistory_core_keychange"
 
 
 #: Key, query-parameter and option names (``fnmatch`` patterns) whose values are stored masked.
@@ -59,10 +70,9 @@ def default_trackers() -> list[Tracker] | None:
 
 
 def base_model() -> type:
-    """``PGHISTORY_BASE_MODEL``: the abstract base class of generated event models."""
-    from pghistory_core.models import Event
-
-    value = _get("BASE_MODEL", Event)
+    """``PGHISTORY_BASE_MODEL``: the abstract base class of generated event models
+    (``pghistory_core.models.Event``)."""
+    value = _get("BASE_MODEL", "pghistory_core.models.Event")
     return import_string(value) if isinstance(value, str) else value
 
 
@@ -112,46 +122,34 @@ def ignored_commands() -> tuple[str, ...]:
     )
 
 
-def field() -> config_fields.Field:
+def field() -> Field:
     """``PGHISTORY_FIELD``: how tracked fields are copied onto event models."""
-    from pghistory_core.fields import Field
-
     return _get("FIELD", Field())
 
 
-def related_field() -> config_fields.RelatedField:
+def related_field() -> RelatedField:
     """``PGHISTORY_RELATED_FIELD``: how tracked relations are copied."""
-    from pghistory_core.fields import RelatedField
-
     return _get("RELATED_FIELD", RelatedField())
 
 
-def foreign_key_field() -> config_fields.ForeignKey:
+def foreign_key_field() -> ForeignKey:
     """``PGHISTORY_FOREIGN_KEY_FIELD``: how tracked foreign keys are copied (unconstrained)."""
-    from pghistory_core.fields import ForeignKey
-
     return _get("FOREIGN_KEY_FIELD", ForeignKey())
 
 
-def obj_field() -> config_fields.ObjForeignKey:
+def obj_field() -> ObjForeignKey:
     """``PGHISTORY_OBJ_FIELD``: the ``pgh_obj`` field pointing at the tracked row."""
-    from pghistory_core.fields import ObjForeignKey
-
     return _get("OBJ_FIELD", ObjForeignKey())
 
 
-def context_field() -> config_fields.ContextForeignKey | config_fields.ContextJSONField:
+def context_field() -> ContextForeignKey | ContextJSONField:
     """``PGHISTORY_CONTEXT_FIELD``: ``ContextForeignKey()`` (default) or ``ContextJSONField()``."""
-    from pghistory_core.fields import ContextForeignKey
-
     return _get("CONTEXT_FIELD", ContextForeignKey())
 
 
-def context_id_field() -> config_fields.ContextUUIDField | None:
+def context_id_field() -> ContextUUIDField | None:
     """``PGHISTORY_CONTEXT_ID_FIELD``: with a JSON context, also store the context id
     (``ContextUUIDField()`` by default, as in django-pghistory 3.x; ``None`` to leave it out)."""
-    from pghistory_core.fields import ContextUUIDField
-
     return _get("CONTEXT_ID_FIELD", ContextUUIDField())
 
 
@@ -213,18 +211,6 @@ def secret_paths() -> tuple[str, ...]:
     return tuple(_get("SECRET_PATHS", DEFAULT_SECRET_PATHS))
 
 
-# The configuration classes, importable from here as from django-pghistory 3.x's
-# ``pghistory.config`` (fields.py imports nothing of ours at import time).
-from pghistory_core.fields import (  # noqa: E402
-    ContextForeignKey,
-    ContextJSONField,
-    ContextUUIDField,
-    Field,
-    ForeignKey,
-    ObjForeignKey,
-    RelatedField,
-)
-
 # The events admin of django-pghistory 3.x (the ``pghistory_core.admin`` app). These names do
 # not collide with pghistory_admin's own ``PGHISTORY_ADMIN_*`` settings.
 
@@ -261,12 +247,11 @@ def admin_queryset() -> QuerySet[Any]:
 def admin_class() -> type[Any]:
     """``PGHISTORY_ADMIN_CLASS``: the ModelAdmin of the events admin (a subclass, or dotted
     path to a subclass, of ``pghistory_core.admin.EventsAdmin``)."""
-    from pghistory_core.admin import EventsAdmin
-
-    value = _get("ADMIN_CLASS", EventsAdmin)
+    events_admin = import_string("pghistory_core.admin.EventsAdmin")
+    value = _get("ADMIN_CLASS", events_admin)
     if isinstance(value, str):
         value = import_string(value.replace("pghistory.admin.", "pghistory_core.admin.", 1))
-    if not (isinstance(value, type) and issubclass(value, EventsAdmin)):
+    if not (isinstance(value, type) and issubclass(value, events_admin)):
         raise ImproperlyConfigured(
             "PGHISTORY_ADMIN_CLASS must be a subclass of pghistory_core.admin.EventsAdmin, "
             f"not {value!r}."
@@ -294,7 +279,9 @@ __all__ = [
     "CONTEXT_METADATA_SETTING",
     "DEFAULT_SECRET_NAMES",
     "DEFAULT_SECRET_PATHS",
+    "DJANGO_SESSION_SETTING",
     "EVENT_ID_SEQUENCE",
+    "KEY_CHANGE_TABLE",
     "ContextForeignKey",
     "ContextJSONField",
     "ContextUUIDField",

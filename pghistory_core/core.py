@@ -35,8 +35,8 @@ from pghistory_core import (
     trigger,
     utils,
 )
-from pghistory_core.aggregate import event_models
 from pghistory_core.event_model import _pascalcase
+from pghistory_core.registry import event_models
 
 __all__ = [
     "DEFAULT",

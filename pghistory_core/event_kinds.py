@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 from pghistory_core.meta import concrete
+from pghistory_core.registry import event_models
 from pghistory_core.trackers import Old, RowEvent
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ __all__ = ["before_labels", "delete_labels", "insert_labels", "object_event_mode
 
 def object_event_models(model: type[models.Model]) -> list[type[Event]]:
     """The event models recording rows of ``model`` that know their row (``pgh_obj``)."""
-    from pghistory_core.aggregate import event_models
-
     target = concrete(model)
     return [
         event_model

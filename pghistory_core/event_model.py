@@ -1,22 +1,24 @@
-"""Generation of event models: ``create_event_model`` and the ``@track`` decorator."""
+"""Generation of event models: ``create_event_model`` and the ``@track`` decorator.
+
+The fields of the generated class come from ``event_fields``; this module names the class,
+builds it, registers it (``registry``, ``pgh_event_models``) and installs its triggers when
+Django prepares it. One concept, the lifecycle of an event model class, hence over 300 lines."""
 
 from __future__ import annotations
 
-import copy
 import re
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pgtrigger
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.functions import Cast
 from django.db.models.signals import class_prepared
 from django.utils.text import slugify
 
-from pghistory_core import config, guards
-from pghistory_core import fields as config_fields
+from pghistory_core import config, event_fields, guards, registry
 from pghistory_core.fields import UNSET
 from pghistory_core.hash_chain import (
     HASH_FIELD,
@@ -28,13 +30,6 @@ from pghistory_core.hash_chain import (
 from pghistory_core.indexes import EventBrinIndex
 from pghistory_core.meta import column
 from pghistory_core.trackers import InsertEvent, Tracker, UpdateEvent
-
-_AUTO_TO_PLAIN: dict[type[models.Field[Any, Any]], type[models.Field[Any, Any]]] = {
-    models.SmallAutoField: models.SmallIntegerField,
-    models.BigAutoField: models.BigIntegerField,
-    models.AutoField: models.IntegerField,
-}
-_DROPPED_KWARGS = ("db_default", "serialize", "parent_link", "auto_created", "db_comment")
 
 
 class CompositePrimaryKeyError(ImproperlyConfigured, ValueError):
@@ -75,91 +70,6 @@ def _event_model_module(tracked_model: type[models.Model], app_label: str | None
     return f"{apps.app_configs[app_label].name}.models"
 
 
-def _tracked_fields(
-    tracked_model: type[models.Model], fields: Iterable[str] | None, exclude: Iterable[str] | None
-) -> list[models.Field[Any, Any]]:
-    if fields is not None and exclude is not None:
-        raise ValueError("Pass either fields= or exclude= to track(), not both.")
-    opts = tracked_model._meta
-    concrete = list(opts.concrete_fields)
-    names = {field.name for field in concrete} | {field.attname for field in concrete}
-    for name in [*(fields or []), *(exclude or [])]:
-        if name not in names:
-            raise FieldDoesNotExist(
-                f"{opts.label} has no concrete field {name!r} to track "
-                f"(choices: {', '.join(sorted(f.name for f in concrete))})."
-            )
-    if fields is not None:
-        wanted = set(fields)
-        return [f for f in concrete if f.name in wanted or f.attname in wanted]
-    excluded = set(exclude or [])
-    return [f for f in concrete if f.name not in excluded and f.attname not in excluded]
-
-
-def _copy_generated_field(field: models.GeneratedField) -> models.GeneratedField:
-    """As django-pghistory 3.x: the event table computes the generated column itself from the
-    event's copied columns (the triggers leave it out of their INSERT). The event model keeps
-    the same declaration, so a 3.x event table needs no migration."""
-    _, _, args, kwargs = field.deconstruct()
-    for name in _DROPPED_KWARGS:
-        kwargs.pop(name, None)
-    kwargs.pop("unique", None)
-    kwargs.pop("primary_key", None)
-    kwargs["db_column"] = field.column
-    return models.GeneratedField(*args, **kwargs)
-
-
-def _copy_field(field: models.Field[Any, Any], tracked_model: type[models.Model]) -> Any:
-    """A copy of a tracked field for the event table: no uniqueness, no constraints."""
-    if isinstance(field, models.GeneratedField):
-        return _copy_generated_field(field)
-    if field.is_relation:
-        # Deconstructing a relation asks the app registry about swappable models, which is
-        # not ready while models are being declared; the copy keeps its own swappable logic.
-        field = copy.copy(field)
-        field.swappable = False  # type: ignore[attr-defined]
-    _, _, args, kwargs = field.deconstruct()
-    field_class: type[Any] = type(field)
-    for auto, plain in _AUTO_TO_PLAIN.items():
-        if isinstance(field, auto):
-            field_class = plain
-            break
-    if isinstance(field, models.OneToOneField):
-        field_class = models.ForeignKey
-    for name in _DROPPED_KWARGS:
-        kwargs.pop(name, None)
-    kwargs.pop("auto_now", None)
-    kwargs.pop("auto_now_add", None)
-    if field.is_relation:
-        kwargs.pop("related_name", None)
-        kwargs.pop("related_query_name", None)
-        target = kwargs.get("to")
-        if isinstance(target, str) and "." not in target:
-            kwargs["to"] = f"{tracked_model._meta.app_label}.{target}"
-        config_kwargs = (
-            config.foreign_key_field().kwargs
-            if field.many_to_one or field.one_to_one
-            else config.related_field().kwargs
-        )
-    else:
-        config_kwargs = config.field().kwargs
-    kwargs.update(config_kwargs)
-    kwargs["db_column"] = field.column
-    for name in _excluded_kwargs(field):
-        kwargs.pop(name, None)
-    return field_class(*args, **kwargs)
-
-
-def _excluded_kwargs(field: models.Field[Any, Any]) -> list[str]:
-    """Arguments a field class refuses (fields.E201 for a file field's ``primary_key``), plus
-    ``PGHISTORY_EXCLUDE_FIELD_KWARGS``, as django-pghistory 3.x drops them."""
-    names = ["primary_key"] if isinstance(field, models.FileField) else []
-    for field_class, excluded in config.exclude_field_kwargs().items():
-        if isinstance(field, field_class):
-            names.extend(excluded)
-    return names
-
-
 def _pascalcase(text: str) -> str:
     text = re.sub(r"^[\-_\.]", "", text)
     if not text:
@@ -182,54 +92,6 @@ def default_related_name(base_model: type[models.Model], fields: Iterable[str] |
     ``price_events`` / ``name_price_events`` for an event model of some fields."""
     plural = slugify(str(base_model._meta.verbose_name_plural)).replace("-", "_")
     return "_".join(fields) + f"_{plural}" if fields else plural
-
-
-def _obj_field(
-    tracked_model: type[models.Model],
-    setting: config_fields.ObjForeignKey | None,
-    model_name: str,
-    related_name: str,
-    app_label: str,
-    module: str,
-    keep_taken: bool = False,
-) -> models.ForeignKey[Any, Any] | None:
-    if setting is None:
-        return None
-    if not isinstance(setting, config_fields.ObjForeignKey):
-        raise TypeError(f"obj_field must be an ObjForeignKey() or None, not {setting!r}.")
-    target = tracked_model
-    if tracked_model._meta.auto_created:
-        # Django allows no foreign key to an auto-created through model, but one to a proxy
-        # of it: the proxy that holds the triggers (through.py).
-        from pghistory_core.through import proxy_of
-
-        target = proxy_of(tracked_model, app_label, module)
-    kwargs = setting.kwargs
-    if "related_name" not in kwargs:
-        kwargs["related_name"] = related_name
-        if hasattr(target, related_name) and not keep_taken:
-            # django-pghistory 3.x fails the system checks here (fields.E304: a parent model of
-            # multi-table inheritance, or a second event model of the same fields): give this
-            # one an accessor of its own instead.
-            kwargs["related_name"] = f"{model_name.lower()}_events"
-    return models.ForeignKey(target, **kwargs)
-
-
-def _context_fields(context_field: Any, context_id_field: Any) -> tuple[str | None, dict[str, Any]]:
-    if context_field is None:
-        return None, {}
-    if isinstance(context_field, config_fields.ContextJSONField):
-        result: dict[str, Any] = {
-            "pgh_context": models.JSONField(encoder=config.json_encoder(), **context_field.kwargs)
-        }
-        if context_id_field is not None:
-            result["pgh_context_id"] = models.UUIDField(**context_id_field.kwargs)
-        return "json", result
-    if isinstance(context_field, config_fields.ContextForeignKey):
-        return "fk", {
-            "pgh_context": models.ForeignKey("pghistory_core.Context", **context_field.kwargs)
-        }
-    raise TypeError("context_field must be ContextForeignKey(), ContextJSONField() or None.")
 
 
 def proxy_expression(model: type[models.Model], proxy: models.Field[Any, Any]) -> Any:
@@ -307,7 +169,7 @@ def create_event_model(
     model_name = model_name or default_model_name(tracked_model, base, fields)
     module = _event_model_module(tracked_model, app_label)
     app_label = app_label or tracked_model._meta.app_label
-    tracked = _tracked_fields(tracked_model, fields, exclude)
+    tracked = event_fields.tracked_fields(tracked_model, fields, exclude)
     reserved = [f.name for f in tracked if f.name.startswith("pgh_")]
     if reserved:
         raise ValueError(f"{tracked_model.__name__}: fields starting with pgh_ clash: {reserved}.")
@@ -317,8 +179,8 @@ def create_event_model(
     context_id_setting = (
         config.context_id_field() if context_id_field is UNSET else context_id_field
     )
-    context_kind, context_attrs = _context_fields(context_setting, context_id_setting)
-    obj = _obj_field(
+    context_kind, context_attrs = event_fields.context_fields(context_setting, context_id_setting)
+    obj = event_fields.obj_field(
         tracked_model,
         obj_setting,
         model_name,
@@ -352,7 +214,7 @@ def create_event_model(
         "pgh_level": None if level is UNSET else level,
         "pgh_append_only": config.append_only() if append_only is UNSET else bool(append_only),
         "pgh_hash_chain": chained,
-        **{f.name: _copy_field(f, tracked_model) for f in tracked},
+        **{f.name: event_fields.copy_field(f, tracked_model) for f in tracked},
         **context_attrs,
         **attrs,
     }
@@ -391,6 +253,7 @@ def setup_event_model(event_model: type[Any]) -> None:
         # A proxy (e.g. with ProxyFields) reads the same table: no triggers of its own.
         return
     event_model._pgh_ready = True
+    registry.register(event_model)
     _register_event_model(event_model)
     for tracker in event_model.pgh_trackers:
         tracker.setup(event_model)
@@ -457,49 +320,39 @@ def _on_class_prepared(sender: type[Any], **kwargs: Any) -> None:
 class_prepared.connect(_on_class_prepared, dispatch_uid="pghistory_core_event_models")
 
 
+class EventModelOptions(TypedDict, total=False):
+    """The keyword arguments of ``create_event_model()`` that ``track()`` passes on."""
+
+    fields: Iterable[str] | None
+    exclude: Iterable[str] | None
+    obj_field: Any
+    context_field: Any
+    context_id_field: Any
+    append_only: Any
+    hash_chain: Any
+    model_name: str | None
+    app_label: str | None
+    base_model: type[models.Model] | None
+    attrs: dict[str, Any] | None
+    meta: dict[str, Any] | None
+    level: Any
+
+
 def track(
-    *trackers: Tracker,
-    fields: Iterable[str] | None = None,
-    exclude: Iterable[str] | None = None,
-    obj_field: Any = UNSET,
-    context_field: Any = UNSET,
-    context_id_field: Any = UNSET,
-    append_only: Any = UNSET,
-    hash_chain: Any = UNSET,
-    model_name: str | None = None,
-    app_label: str | None = None,
-    base_model: type[models.Model] | None = None,
-    attrs: dict[str, Any] | None = None,
-    meta: dict[str, Any] | None = None,
-    level: Any = UNSET,
+    *trackers: Tracker, **options: Unpack[EventModelOptions]
 ) -> Callable[[type[models.Model]], type[models.Model]]:
     """Track a model: generates ``<Model>Event`` and the triggers that fill it.
 
-    Example::
+    Takes the trackers and keyword arguments of ``create_event_model()`` (``fields``,
+    ``exclude``, ``obj_field``, ``context_field``, ``model_name``, ``level``...), which it
+    calls with ``abstract=False``. Example::
 
         @pghistory_core.track(pghistory_core.InsertEvent(), pghistory_core.UpdateEvent())
         class Product(models.Model): ...
     """
 
     def decorator(tracked_model: type[models.Model]) -> type[models.Model]:
-        create_event_model(
-            tracked_model,
-            *trackers,
-            fields=fields,
-            exclude=exclude,
-            obj_field=obj_field,
-            context_field=context_field,
-            context_id_field=context_id_field,
-            append_only=append_only,
-            hash_chain=hash_chain,
-            model_name=model_name,
-            app_label=app_label,
-            base_model=base_model,
-            attrs=attrs,
-            meta=meta,
-            abstract=False,
-            level=level,
-        )
+        create_event_model(tracked_model, *trackers, abstract=False, **options)
         return tracked_model
 
     return decorator

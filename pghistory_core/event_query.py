@@ -15,6 +15,7 @@ from django.db import connections, models
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
+from pghistory_core.event_model import proxy_expression
 from pghistory_core.meta import concrete
 
 
@@ -39,8 +40,6 @@ class EventProxyCompiler(SQLCompiler):
         return result, params
 
     def _proxied_sql(self) -> tuple[str, tuple[Any, ...]]:
-        from pghistory_core.event_model import proxy_expression
-
         model = self.query.model
         if model is None:  # pragma: no cover - event querysets always have a model
             raise TypeError("An event query needs a model.")

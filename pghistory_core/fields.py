@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models.expressions import Func, Value
 
-from pghistory_core.constants import DEFAULT, UNSET
+from pghistory_core.constants import DEFAULT, EVENT_ID_SEQUENCE, UNSET
 
 _F = TypeVar("_F", bound="models.Field[Any, Any]")
 
@@ -44,8 +45,9 @@ class Field:
         "unique_for_month": None,
         "unique_for_year": None,
     }
-    #: The ``pghistory_core.config`` function whose configuration this level inherits.
-    _setting: str | None = "field"
+    #: The ``PGHISTORY_<name>`` setting whose configuration this level inherits (read here, not
+    #: through ``config``, which re-exports these classes; unset means no inherited arguments).
+    _setting: str | None = "FIELD"
 
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
@@ -53,14 +55,12 @@ class Field:
     @property
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments this configuration sets, inherited ones included."""
-        from pghistory_core import config
-
         merged: dict[str, Any] = {}
         for klass in reversed(type(self).__mro__):
             merged.update(vars(klass).get("_defaults", {}))
             setting = vars(klass).get("_setting")
             if setting:
-                configured = getattr(config, setting)()
+                configured = getattr(settings, f"PGHISTORY_{setting}", None)
                 if configured is not None and configured is not self:
                     merged.update(configured._kwargs)
         merged.update(self._kwargs)
@@ -79,7 +79,7 @@ class RelatedField(Field):
     """Configuration of copied relations: no reverse accessors on the target model."""
 
     _defaults = {"related_name": "+", "related_query_name": "+"}
-    _setting: str | None = "related_field"
+    _setting: str | None = "RELATED_FIELD"
 
 
 class ForeignKey(RelatedField):
@@ -87,7 +87,7 @@ class ForeignKey(RelatedField):
     (``db_index=True``), as in django-pghistory 3.x."""
 
     _defaults = {"on_delete": models.DO_NOTHING, "db_constraint": False, "db_index": True}
-    _setting: str | None = "foreign_key_field"
+    _setting: str | None = "FOREIGN_KEY_FIELD"
 
 
 class ObjForeignKey(ForeignKey):
@@ -134,8 +134,6 @@ class NextEventId(Func):
     output_field = models.BigIntegerField()
 
     def __init__(self) -> None:
-        from pghistory_core.config import EVENT_ID_SEQUENCE
-
         super().__init__(Value(EVENT_ID_SEQUENCE))
 
     def deconstruct(self) -> Any:

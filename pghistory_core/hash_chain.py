@@ -12,6 +12,9 @@ recomputes the chain and reports the first broken link, unchained events the sea
 account for, and contexts that lost or changed what their events recorded; comparing the head
 with a copy kept elsewhere also catches a rewrite of the whole chain or removed newest events.
 Only the table's owner can ask the trigger to step aside (``trigger_sql.OWNER_MAY_IGNORE``).
+
+One concept over 300 lines: writing the chain (the trigger) and verifying it must agree on
+the canonical text, so both live here.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pgtrigger
 from django.db import connections, models, router
 from pgtrigger import compiler
 
-from pghistory_core.config import EVENT_ID_SEQUENCE
+from pghistory_core.constants import CONTEXT_TABLE, EVENT_ID_SEQUENCE
 from pghistory_core.meta import column
 from pghistory_core.sql_builders import jsonb_object, literal, quote
 from pghistory_core.trigger_sql import OwnerBypassTriggerSql
@@ -38,7 +41,6 @@ HASH_FIELD = "pgh_hash"
 SNAPSHOT_FIELD = "pgh_context_snapshot"
 #: On the first chained event: how many events the table held before, and the newest one's id.
 SEAL_FIELD = "pgh_chain_seal"
-CONTEXT_TABLE = "pghistory_core_context"
 TRIGGER_NAME = "hash_chain"
 # First key of the advisory lock (the second is the table's oid): the namespace of our locks.
 _LOCK_NAMESPACE = zlib.crc32(b"pghistory_core.hash_chain") & 0x7FFFFFFF

@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.db import models
 
+from pghistory_core import sql
 from pghistory_core.aggregate import EventsManager, EventsQuerySet
 from pghistory_core.event_query import EventManager, EventQuerySet
 from pghistory_core.fields import NextEventId, ProxyField
 from pghistory_core.guards import AttributionGuard, ContextGuard
 from pghistory_core.indexes import JSONPathGinIndex
+from pghistory_core.meta import field
+from pghistory_core.revert import missing_fields, revert_event
 
 __all__ = [
     "BaseEvents",
@@ -61,8 +64,6 @@ class Context(models.Model):
 
         django-pghistory 3.x's name, for test suites that create tables without migrations.
         """
-        from pghistory_core import sql
-
         sql.install_functions(using)
 
 
@@ -115,8 +116,6 @@ class Event(models.Model):
     @property
     def pgh_data(self) -> dict[str, Any]:
         """The tracked values of this event, keyed by attribute name."""
-        from pghistory_core.meta import field
-
         return {
             field(self.pgh_tracked_model, name).attname: getattr(
                 self, field(type(self), name).attname
@@ -128,8 +127,6 @@ class Event(models.Model):
     def can_revert(self) -> bool:
         """Whether this event holds every field of the tracked model (3.x's ``can_revert``):
         then it can also recreate a deleted row."""
-        from pghistory_core.revert import missing_fields
-
         return not missing_fields(type(self))
 
     @classmethod
@@ -154,8 +151,6 @@ class Event(models.Model):
         ``partial=True`` or ``fields`` is given: then the fields it copies (or ``fields`` of
         them) are written back to the existing row.
         """
-        from pghistory_core.revert import revert_event
-
         return revert_event(self, using=using, partial=partial, fields=fields)
 
 

@@ -5,6 +5,9 @@ its name (so later migrations that alter or drop them by name keep working), tri
 grants and comments. The primary key becomes ``(pgh_id, pgh_created_at)`` because Postgres
 requires the partition key in it; Django keeps treating ``pgh_id`` as the primary key, which
 stays unique since every id comes from one sequence.
+
+One concept over 300 lines: the rebuild is one migration operation and each step depends on
+the catalog state read before it.
 """
 
 from __future__ import annotations

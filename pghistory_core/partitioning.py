@@ -4,6 +4,9 @@ A table is converted once by the ``PartitionEventTable`` migration operation. Pa
 named ``<table>_pYYYYMMDD`` after their lower bound (UTC midnight) and a ``<table>_default``
 partition catches rows no range covers, so writes never fail. Retention drops whole partitions
 instead of deleting rows; on append-only tables that needs the explicit bypass.
+
+One concept over 300 lines: partition naming, listing, premaking and dropping share the
+bounds arithmetic and catalog queries.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router, transaction
 
-from pghistory_core.config import CONTEXT_ID_SETTING
+from pghistory_core.constants import CONTEXT_ID_SETTING
 from pghistory_core.meta import column, field, pk
+from pghistory_core.registry import event_models
 from pghistory_core.runtime import context, current
 from pghistory_core.sql_builders import quote
 from pghistory_core.triggers import Values, insert_sql
@@ -115,8 +116,6 @@ def create_event(obj: models.Model, *, label: str, using: str | None = None) -> 
     ``label`` must be the label of a tracker (usually ``ManualEvent``) of one of the object's
     event models.
     """
-    from pghistory_core.aggregate import event_models
-
     candidates = [
         event_model
         for event_model in event_models()

@@ -4,6 +4,9 @@ The open context lives in a ``ContextVar`` (so it follows threads started with a
 context, ``asyncio`` tasks and ``sync_to_async``). An execute wrapper, installed on every
 database connection when it is created, prefixes each write statement with
 ``set_config('pghistory_core.context_id', …, true)`` so triggers on any alias see it.
+
+One concept over 300 lines: the context's whole life on a connection (open, nest, send
+with the next write, mark Django's sessions), which its parts share state for.
 """
 
 from __future__ import annotations

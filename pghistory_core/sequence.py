@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from django.db.backends.utils import CursorWrapper
 
-from pghistory_core.aggregate import event_models
-from pghistory_core.config import EVENT_ID_SEQUENCE
+from pghistory_core.constants import EVENT_ID_SEQUENCE
 from pghistory_core.meta import pk
+from pghistory_core.registry import event_models
 from pghistory_core.sql_builders import quote
 
 __all__ = ["SequenceState", "advance", "largest_event_id", "state"]

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import connections
 
-from pghistory_core import attribution, sequence
-from pghistory_core.config import (
+from pghistory_core import attribution, config, sequence
+from pghistory_core.constants import (
     CONTEXT_ID_SETTING,
     CONTEXT_METADATA_SETTING,
     DJANGO_SESSION_SETTING,
@@ -189,8 +189,6 @@ def install_functions(using: str) -> None:
 
 def configured_functions_sql() -> str:
     """``functions_sql()`` as ``PGHISTORY_ATTRIBUTE_*`` configure it now."""
-    from pghistory_core import config
-
     return functions_sql(config.attribute_outside_writes(), config.attribute_client_addr())
 
 
@@ -210,8 +208,6 @@ def post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """``post_migrate`` receiver: (re)create the context functions when
     ``PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE`` (3.x) asks, or when the ``PGHISTORY_ATTRIBUTE_*``
     settings changed since they were installed (so re-running ``migrate`` applies a change)."""
-    from pghistory_core import config
-
     if connections[using].vendor != "postgresql":
         return
     if config.install_context_func_on_migrate():

@@ -9,6 +9,8 @@ import pgtrigger
 
 from pghistory_core.conditions import AnyChange
 from pghistory_core.fields import UNSET
+from pghistory_core.through import trigger_model
+from pghistory_core.triggers import triggers_for
 
 if TYPE_CHECKING:
     from pghistory_core.models import Event
@@ -97,9 +99,6 @@ class RowEvent(Tracker):
         return self.row or New
 
     def setup(self, event_model: type[Event]) -> None:
-        from pghistory_core.through import trigger_model
-        from pghistory_core.triggers import triggers_for
-
         pgtrigger.register(*triggers_for(self, event_model))(trigger_model(event_model))
 
     def add_event_trigger(self, event_model: type[Event]) -> None:

@@ -5,6 +5,9 @@ Statement-level triggers (the default) write all events of a statement with one
 Old and new rows of an UPDATE are paired on the primary key; rows whose primary key
 changes are written by a companion row-level trigger, which tells the statement trigger to
 skip them. Row-level triggers (``level=pgtrigger.Row``) write one event per row.
+
+One concept over 300 lines: the SQL of both levels and of the primary-key companion is
+built from the same pieces, which must stay in step.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pgtrigger import compiler
 
 from pghistory_core import config
 from pghistory_core.conditions import Condition, for_transition_tables, references
-from pghistory_core.config import CONTEXT_ID_SETTING, KEY_CHANGE_TABLE
+from pghistory_core.constants import CONTEXT_ID_SETTING, KEY_CHANGE_TABLE
 from pghistory_core.meta import column, concrete, field, pk
 from pghistory_core.sql_builders import literal, quote
+from pghistory_core.through import trigger_model
 from pghistory_core.trigger_sql import (
     EventTriggerSql,
     GenericPlanEventTriggerSql,
@@ -157,7 +161,7 @@ def _context_prelude(event_model: type[Event], *, lazy: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _declare(event_model: type[Event], label: str) -> list[tuple[str, str]]:
+def _declare(label: str) -> list[tuple[str, str]]:
     return [
         ("_pgh_label", f"TEXT := {literal(label)}"),
         ("_pgh_ctx_id", "UUID"),
@@ -219,7 +223,7 @@ class EventTrigger(pgtrigger.Trigger):
             operation=trigger_operation,
             referencing=referencing,
             condition=condition,
-            declare=_declare(event_model, label),
+            declare=_declare(label),
         )
 
     def get_func(self, model: Any) -> str:
@@ -368,8 +372,6 @@ def triggers_for(tracker: RowEvent, event_model: type[Event]) -> list[EventTrigg
         raise ValueError(
             f"{event_model.__name__}: level must be pgtrigger.Row or pgtrigger.Statement."
         )
-    from pghistory_core.through import trigger_model
-
     host = trigger_model(event_model)
     existing = {trigger.name for trigger in getattr(host._meta, "triggers", [])}
     base = tracker.trigger_name or str(tracker.label)

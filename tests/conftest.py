@@ -8,7 +8,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 import pghistory_core
-from pghistory_core.aggregate import event_models
+from pghistory_core.registry import event_models
 from tests.testapp.models import Author, Book
 
 # Property-based tests: a bounded run everywhere (CI included), a long one in `nox -s nightly`.

@@ -25,7 +25,8 @@ from django.urls import URLPattern, path
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from pghistory_core import config
-from pghistory_core.aggregate import EventsQuerySet, event_models
+from pghistory_core.aggregate import EventsQuerySet
+from pghistory_core.registry import event_models
 
 
 def _get_model(label: str | None) -> type[models.Model] | None:

@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext
 
 from pghistory_core import config
-from pghistory_core.aggregate import event_models
+from pghistory_core.registry import event_models
 
 
 @dataclass(frozen=True)

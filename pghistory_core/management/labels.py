@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from pghistory_core.aggregate import event_models, filter_event_models
+from pghistory_core.registry import event_models, filter_event_models
 
 
 def named_event_models(labels: Sequence[str]) -> list[Any]:

@@ -8,8 +8,8 @@ from django.utils import timezone
 import pghistory_core
 from pghistory_admin.filters import ContextPairsField, EventFilterSet
 from pghistory_admin.keys import parse_object_id
-from pghistory_core.aggregate import event_models
 from pghistory_core.models import Events
+from pghistory_core.registry import event_models
 from tests.testapp.models import Author, AuthorEvent, Book, Code, Document
 
 pytestmark = pytest.mark.django_db

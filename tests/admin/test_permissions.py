@@ -5,7 +5,7 @@ from pghistory_admin.permissions import (
     event_models_of,
     viewable_event_models,
 )
-from pghistory_core.aggregate import event_models
+from pghistory_core.registry import event_models
 from tests.testapp.models import (
     Author,
     AuthorEvent,

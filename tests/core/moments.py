@@ -5,8 +5,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from pghistory_core.aggregate import event_models
 from pghistory_core.config import EVENT_ID_SEQUENCE
+from pghistory_core.registry import event_models
 
 
 def last_event_id():

@@ -110,7 +110,7 @@ def test_empty_selection_returns_nothing():
 
 
 def test_event_models_of_the_stream():
-    from pghistory_core.aggregate import event_models
+    from pghistory_core.registry import event_models
 
     labels = {m._meta.label for m in event_models()}
     assert {"testapp.AuthorEvent", "testapp.BookEvent", "testapp.BookPriceEvent"} <= labels
@@ -181,11 +181,11 @@ def test_context_matches_uses_the_metadata_index(user):
 def test_context_matches_same_rows_whatever_the_strategy(
     user, monkeypatch, probe_limit, walk_recent, walk
 ):
-    from pghistory_core.aggregate import _ContextFilter
+    from pghistory_core.aggregate.filters import ContextFilter
 
-    monkeypatch.setattr(_ContextFilter, "PROBE_LIMIT", probe_limit)
-    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", walk_recent)
-    monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    monkeypatch.setattr(ContextFilter, "PROBE_LIMIT", probe_limit)
+    monkeypatch.setattr(ContextFilter, "WALK_RECENT", walk_recent)
+    monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     from tests.testapp.models import Document
 
     # Before any context: one closed in this (test) transaction would stay in effect.
@@ -206,7 +206,7 @@ def test_context_matches_same_rows_whatever_the_strategy(
     queryset = queryset.across(AuthorEvent)
     assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
     sql = str(queryset.query)
-    # See _ContextFilter: up to PROBE_LIMIT matches, their ids go to each branch (a rare user)
+    # See ContextFilter: up to PROBE_LIMIT matches, their ids go to each branch (a rare user)
     # or above the union (busy and recent); beyond, the test above the union looks each event's
     # context up (recent and a large share) or checks the ids of a subquery.
     many = probe_limit < 3
@@ -243,9 +243,9 @@ def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
 
     from django.utils import timezone
 
-    from pghistory_core.aggregate import _ContextFilter
+    from pghistory_core.aggregate.filters import ContextFilter
 
-    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", 50)
+    monkeypatch.setattr(ContextFilter, "WALK_RECENT", 50)
     now = timezone.now()
     _contexts(1, 20, now - datetime.timedelta(days=400))  # a busy user long ago
     _contexts(0, 900, now - datetime.timedelta(days=30))  # everybody else, since then
@@ -257,16 +257,16 @@ def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
     assert not _tested_above_the_union(3)
     # As busy, but 900 contexts began since: reading newest first would cross all their events.
     assert not _tested_above_the_union(1)
-    monkeypatch.setattr(_ContextFilter, "WALK_RECENT", 5000)
+    monkeypatch.setattr(ContextFilter, "WALK_RECENT", 5000)
     assert _tested_above_the_union(1)
 
 
 @pytest.mark.parametrize("walk", [False, True])
 def test_context_matches_inside_a_subquery(user, monkeypatch, walk):
     # Django names the aggregate U0 there; the tests above the union must name it the same way.
-    from pghistory_core.aggregate import _ContextFilter
+    from pghistory_core.aggregate.filters import ContextFilter
 
-    monkeypatch.setattr(_ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     Author.objects.create(name="not mine")
     with pghistory_core.context(user=user.pk):
         Author.objects.create(name="mine")
@@ -292,9 +292,9 @@ def _names(queryset):
 
 
 def _routed(queryset):
-    from pghistory_core.aggregate import _ContextFilter
+    from pghistory_core.aggregate.filters import ContextFilter
 
-    return any(isinstance(f, _ContextFilter) for f in queryset.query.pgh_obj_filters)
+    return any(isinstance(f, ContextFilter) for f in queryset.query.pgh_obj_filters)
 
 
 @pytest.mark.parametrize(
@@ -336,22 +336,20 @@ def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, rou
     assert _names(queryset) == _names(_unrouted(**lookups))
 
 
-def test_metadata_document_of_conflicting_or_unusable_lookups():
-    from pghistory_core.aggregate import _metadata_document
+def testmetadata_document_of_conflicting_or_unusable_lookups():
+    from pghistory_core.aggregate.filters import metadata_document
 
-    assert _metadata_document(
-        {"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}
-    ) == {
+    assert metadata_document({"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}) == {
         "a": {"b": 1},
         "c": "x",
     }
     assert (
-        _metadata_document({"pgh_context_metadata__a": 1, "pgh_context_metadata__a__b": 2}) is None
+        metadata_document({"pgh_context_metadata__a": 1, "pgh_context_metadata__a__b": 2}) is None
     )
     assert (
-        _metadata_document({"pgh_context_metadata__a__b": 2, "pgh_context_metadata__a": 1}) is None
+        metadata_document({"pgh_context_metadata__a__b": 2, "pgh_context_metadata__a": 1}) is None
     )
-    assert _metadata_document({"pgh_context_metadata": {"a": 1}}) is None
-    assert _metadata_document({"pgh_context_metadata__a": [1]}) is None
-    assert _metadata_document({"pgh_context_metadata__a__contains": "x"}) is None
-    assert _metadata_document({"pgh_label": "insert"}) is None
+    assert metadata_document({"pgh_context_metadata": {"a": 1}}) is None
+    assert metadata_document({"pgh_context_metadata__a": [1]}) is None
+    assert metadata_document({"pgh_context_metadata__a__contains": "x"}) is None
+    assert metadata_document({"pgh_label": "insert"}) is None

@@ -21,9 +21,9 @@ from django.test import override_settings
 
 import pghistory_core
 from pghistory_core import config
-from pghistory_core.aggregate import event_models
-from pghistory_core.event_model import _copy_field
+from pghistory_core.event_fields import copy_field
 from pghistory_core.models import Context, Events, MiddlewareEvents
+from pghistory_core.registry import event_models
 from pghistory_core.triggers import triggers_for
 from tests.testapp.models import (
     Author,
@@ -381,7 +381,7 @@ def test_file_and_image_fields_are_copied_without_primary_key():
     assert [e.id for e in errors] == []
     image = models.ImageField(upload_to="photos/")
     image.set_attributes_from_name("photo")
-    copied = _copy_field(image, Gadget)
+    copied = copy_field(image, Gadget)
     assert isinstance(copied, models.ImageField)
     assert copied._check_primary_key() == []
     assert "primary_key" not in copied.deconstruct()[3]

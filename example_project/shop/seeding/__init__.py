@@ -15,7 +15,7 @@ from example_project.shop.models import Category, Customer, Order, OrderLine, Pr
 from example_project.shop.seeding import showcase, staff
 from example_project.shop.seeding.simulation import Simulation
 from example_project.shop.seeding.timeline import Timeline, last_event_id
-from pghistory_core.aggregate import event_models
+from pghistory_core.registry import event_models
 
 __all__ = ["Report", "is_empty", "reset", "seed"]
 

@@ -18,8 +18,8 @@ from django.db import connection
 from django.utils import timezone
 
 from pghistory_core import guards
-from pghistory_core.aggregate import event_models
 from pghistory_core.config import EVENT_ID_SEQUENCE
+from pghistory_core.registry import event_models
 
 OPENING_HOUR = 8
 OPEN_HOURS = 12

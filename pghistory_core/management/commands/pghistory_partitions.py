@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
 from django.utils import timezone
 
-from pghistory_core.aggregate import event_models
 from pghistory_core.management.labels import named_event_models
 from pghistory_core.partitioning import (
     INTERVALS,
@@ -20,6 +19,7 @@ from pghistory_core.partitioning import (
     is_partitioned,
     partitions,
 )
+from pghistory_core.registry import event_models
 
 
 class Command(BaseCommand):
