@@ -295,8 +295,11 @@ def exporters() -> list[Exporter]:
         how = "own keyset loop over `.values()` (no `pghistory_admin.export`)"
         found = [Exporter(OURS, OURS, how, _keyset_values)]
     else:
+        # The rows built in Python: the tests' oracle of the export (run from the repository).
+        from tests.admin.export_oracle import csv_rows as python_rows
+
         csv_rows = Exporter(
-            OURS, OURS, "`pghistory_admin.export.csv_rows`", export.csv_rows, header=True
+            OURS, OURS, "`tests.admin.export_oracle.csv_rows`", python_rows, header=True
         )
         found = [csv_rows]
         if hasattr(export, "copy_chunks"):
@@ -307,7 +310,7 @@ def exporters() -> list[Exporter]:
                 copy,
                 Exporter(WHOLE, OURS, how, export.copy_chunks, header=True, raw=True, whole=True),
                 Exporter(WHOLE_ONE, OURS, one, _one_connection, header=True, raw=True, whole=True),
-                Exporter(f"{OURS} (csv_rows)", OURS, csv_rows.how, export.csv_rows, True),
+                Exporter(f"{OURS} (csv_rows)", OURS, csv_rows.how, python_rows, True),
             ]
     how = "`Events.objects.filter(pgh_id__gt=…).order_by('-pgh_id').values_list(…).iterator(2000)`"
     return [*found, Exporter(PEER, PEER, how, _peer_rows)]

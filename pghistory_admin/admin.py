@@ -20,7 +20,7 @@ site (``site.get_urls()``), nothing goes in ``urls.py``::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -48,15 +48,29 @@ from pghistory_admin.views import (
 
 __all__ = ["AuditLogAdmin", "HistoryAdminMixin"]
 
+if TYPE_CHECKING:
+    # What the classes extend for the type checker: the mixin is used with a ``ModelAdmin``.
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _AuditLogModelAdmin = admin.ModelAdmin[AuditLog]
+else:
+    _ModelAdmin = object
+    _AuditLogModelAdmin = admin.ModelAdmin
 
-class HistoryAdminMixin:
+
+class HistoryAdminMixin(_ModelAdmin):
     """Make a ``ModelAdmin``'s History button open the object's change timeline.
 
     ``history_view`` keeps its signature, URL name (``<app>_<model>_history``) and permission
     check (``has_view_or_change_permission``), and also serves deleted objects. The change list
     gains a "History" link to the audit log filtered on the model; ``history_link`` can go in
     ``list_display`` for a link per row. Swap the view classes to customise the pages.
+
+    The other pages recognise such an admin by its ``pghistory_admin = True`` attribute (duck
+    typing: ``AdminLinks.has_history_admin``), not by its class, and then link to its timelines.
     """
+
+    #: Marks a ``ModelAdmin`` that serves the history pages (see ``AdminLinks.has_history_admin``).
+    pghistory_admin: ClassVar[bool] = True
 
     history_view_class: type[ObjectHistoryView] = ObjectHistoryView
     history_compare_view_class: type[CompareView] = CompareView
@@ -65,9 +79,6 @@ class HistoryAdminMixin:
     history_blame_view_class: type[BlameView] = BlameView
     history_as_of_view_class: type[AsOfView] = AsOfView
     change_list_template = "pghistory_admin/change_list.html"
-
-    admin_site: admin.AdminSite
-    model: Any
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
@@ -79,7 +90,7 @@ class HistoryAdminMixin:
 
     def get_urls(self) -> list[URLPattern]:
         # Before the admin's own patterns: "<path:object_id>/" would catch them.
-        return object_history_urls(self) + super().get_urls()  # type: ignore[arg-type, misc]
+        return object_history_urls(self) + super().get_urls()
 
     def _change_list_parent(self) -> str:
         opts = self.model._meta
@@ -99,16 +110,16 @@ class HistoryAdminMixin:
             "pgh_history_url": links.audit_log(model=self.model._meta.label_lower),
             **(extra_context or {}),
         }
-        return super().changelist_view(request, context)  # type: ignore[misc]
+        return super().changelist_view(request, context)
 
     @admin.display(description=_("History"))
     def history_link(self, obj: Any) -> SafeString:
         """A list_display column linking each row to its timeline."""
-        url = AdminLinks(self.admin_site, None).history(self.model, obj.pk)  # type: ignore[arg-type]
+        url = AdminLinks(self.admin_site, None).history(self.model, obj.pk)
         return format_html('<a href="{}">{}</a>', url, _("History")) if url else format_html("")
 
 
-class AuditLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditLogAdmin(_AuditLogModelAdmin):
     """The "Audit log" entry of the admin index: every event the user may view.
 
     Shown to staff users holding the view or change permission on at least one tracked model;

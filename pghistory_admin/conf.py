@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
 #: Field-name patterns masked in diffs unless ``PGHISTORY_ADMIN_SECRET_FIELDS`` says otherwise.
 DEFAULT_SECRET_FIELDS: tuple[str, ...] = (
@@ -17,6 +19,10 @@ DEFAULT_SECRET_FIELDS: tuple[str, ...] = (
     "*token*",
     "*api_key*",
 )
+
+
+#: What a secret value (``is_secret_field``, ``is_secret_context_key``) shows instead of itself.
+MASK = "••••••"
 
 
 def _get(name: str, default: Any) -> Any:
@@ -33,6 +39,13 @@ def read_database() -> str | None:
     return str(value) if value else None
 
 
+def page_size() -> int:
+    """``PGHISTORY_ADMIN_PAGE_SIZE``: events per page of the history pages (default 50, at
+    most 500)."""
+    value = _get("PAGE_SIZE", 50)
+    return max(1, min(int(value), 500))
+
+
 def secret_fields() -> Sequence[str]:
     """``PGHISTORY_ADMIN_SECRET_FIELDS``: field names or ``fnmatch`` patterns shown masked.
 
@@ -41,6 +54,29 @@ def secret_fields() -> Sequence[str]:
     ``DEFAULT_SECRET_FIELDS`` to keep them.
     """
     return tuple(_get("SECRET_FIELDS", DEFAULT_SECRET_FIELDS))
+
+
+def is_secret_field(
+    model: type[models.Model], key: str, field: models.Field[Any, Any] | None = None
+) -> bool:
+    """Whether ``PGHISTORY_ADMIN_SECRET_FIELDS`` masks a field of ``model``.
+
+    ``key`` is how the history records the field (its attribute name, ``owner_id``); ``field``,
+    when the model still has it, adds its name (``owner``). A pattern matches either name or
+    ``app_label.model.name``, case-insensitively. Diffs, the revert preview and the CSV export
+    mask what this says.
+    """
+    names = (key,) if field is None else (key, field.name)
+    # The setting is read on every call; the matching is cached for its value.
+    return _matches_secret(model._meta.label_lower, names, tuple(secret_fields()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _matches_secret(label: str, names: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+    candidates = {name.lower() for name in names}
+    candidates |= {f"{label}.{name}" for name in candidates}
+    lowered = [pattern.lower() for pattern in patterns]
+    return any(fnmatchcase(name, pattern) for name in candidates for pattern in lowered)
 
 
 def is_secret_context_key(key: str) -> bool:

@@ -1,8 +1,10 @@
-"""Primary key changes: the two halves of an object's history, linked.
+"""Primary keys of tracked objects: an id as a URL or a filter gives it, and key changes.
+
+``parse_object_id`` reads an object id (admin-quoted or not) as the model's primary key.
 
 Events follow their row by primary key, so an UPDATE that changes the key starts a second
 history under the new key. The event triggers record each such change (``KeyChange``): the
-event under the new key, the old key and the new one. These lookups read it both ways.
+event under the new key, the old key and the new one. The other lookups read it both ways.
 """
 
 from __future__ import annotations
@@ -10,12 +12,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from pghistory_admin.permissions import event_models_of
 from pghistory_core.models import Events, KeyChange
 
-__all__ = ["previous_data", "renamed_from", "renamed_to"]
+__all__ = ["parse_object_id", "previous_data", "renamed_from", "renamed_to"]
+
+
+def parse_object_id(model: type[models.Model], value: str) -> Any:
+    """``value`` as a primary key of ``model`` (admin-quoted or not); ``ValidationError`` if not."""
+    pk_field = model._meta.pk
+    text = unquote(value)
+    if "\x00" in text:
+        # Postgres text cannot hold NUL: the query would fail, not match nothing.
+        raise ValidationError(_("Null characters are not allowed."), code="null_characters")
+    pk = pk_field.to_python(text)
+    # The validators carry the database's integer range: out-of-range ids never reach SQL.
+    pk_field.run_validators(pk)
+    return pk
 
 
 def _labels(model: type[models.Model]) -> list[str]:

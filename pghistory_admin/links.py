@@ -36,10 +36,11 @@ class AdminLinks:
 
     Permission answers are cached per model, so a page of rows costs no query per row; URLs
     whose arguments are ids (or that take none) are reversed once per name and filled in for
-    each row.
+    each row. Without a request, only the pages that need no permission are linked
+    (``history``, ``audit_log``).
     """
 
-    def __init__(self, admin_site: AdminSite, request: HttpRequest) -> None:
+    def __init__(self, admin_site: AdminSite, request: HttpRequest | None) -> None:
         self.admin_site = admin_site
         self.request = request
         self._may_open: dict[type[models.Model], bool] = {}
@@ -114,8 +115,10 @@ class AdminLinks:
     def _viewable(self, model: type[models.Model]) -> bool:
         if model not in self._may_open:
             model_admin = self.model_admin(model)
-            self._may_open[model] = model_admin is not None and bool(
-                model_admin.has_view_or_change_permission(self.request)
+            self._may_open[model] = (
+                model_admin is not None
+                and self.request is not None
+                and bool(model_admin.has_view_or_change_permission(self.request))
             )
         return self._may_open[model]
 
@@ -130,10 +133,13 @@ class AdminLinks:
         return self._may_view[model]
 
     def has_history_admin(self, model: type[models.Model]) -> bool:
-        """Whether ``model`` is registered on the site with ``HistoryAdminMixin``."""
-        from pghistory_admin.admin import HistoryAdminMixin
+        """Whether ``model``'s ``ModelAdmin`` on the site serves the history pages.
 
-        return isinstance(self.model_admin(model), HistoryAdminMixin)
+        Recognised by duck typing, not by class: a ``ModelAdmin`` whose ``pghistory_admin``
+        attribute is ``True`` (``HistoryAdminMixin`` sets it; a subclass may set it back to
+        ``False``), so this module never imports ``pghistory_admin.admin``.
+        """
+        return getattr(self.model_admin(model), "pghistory_admin", False) is True
 
     def change(self, model: type[models.Model], pk: Any) -> str | None:
         """The change (or view) page of a row, when the user may open it."""

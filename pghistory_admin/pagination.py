@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 if TYPE_CHECKING:
@@ -22,7 +21,6 @@ __all__ = [
     "InvalidCursor",
     "KeysetPage",
     "keyset_page",
-    "page_size",
     "parse_cursor",
     "parse_id",
 ]
@@ -43,12 +41,6 @@ class Cursor:
 
     before: int | None = None
     after: int | None = None
-
-
-def page_size() -> int:
-    """``PGHISTORY_ADMIN_PAGE_SIZE``: events per page (default 50, at most 500)."""
-    value = getattr(settings, "PGHISTORY_ADMIN_PAGE_SIZE", 50)
-    return max(1, min(int(value), 500))
 
 
 def parse_id(value: str | None) -> int | None:

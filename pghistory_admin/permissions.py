@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pghistory_core.models import Event
 
 __all__ = [
-    "can_change_model",
     "can_view_model",
     "event_models_of",
     "viewable_event_models",
@@ -36,13 +35,6 @@ def can_view_model(user: Any, model: type[models.Model]) -> bool:
     if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
         return False
     return _has_model_perm(user, model, "view") or _has_model_perm(user, model, "change")
-
-
-def can_change_model(user: Any, model: type[models.Model]) -> bool:
-    """Whether ``user`` may change rows of ``model``."""
-    if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
-        return False
-    return _has_model_perm(user, model, "change")
 
 
 def viewable_event_models(user: Any) -> list[type[Event]]:

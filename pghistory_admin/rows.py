@@ -16,81 +16,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from pghistory_admin.diffs import FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.diffs import FieldChange, field_changes
+from pghistory_admin.fk_labels import prefetch_fk_labels
 from pghistory_admin.keys import previous_data, renamed_from, renamed_to
 from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks
 from pghistory_admin.snapshots import diff_data
-from pghistory_core import attribution
+from pghistory_admin.wording import action_label, session_label, session_note, source_of
 from pghistory_core.models import BaseEvents
 
-__all__ = [
-    "ACTIONS",
-    "EventRow",
-    "RowBuilder",
-    "action_label",
-    "session_label",
-    "session_note",
-    "source_of",
-]
-
-#: Display names of the labels of the built-in trackers; other labels show as they are.
-ACTIONS = {
-    "insert": gettext_lazy("created"),
-    "update": gettext_lazy("updated"),
-    "delete": gettext_lazy("deleted"),
-}
-
-
-def action_label(label: str) -> str:
-    """``insert`` → "created", …; manual and custom labels unchanged."""
-    return str(ACTIONS.get(label, label))
-
-
-def source_of(metadata: dict[str, Any] | None) -> str:
-    """The URL or management command that made a change, from its context metadata (for a
-    write made outside Django, the client address of its database session, if recorded)."""
-    if not metadata:
-        return ""
-    if metadata.get("url"):
-        return str(metadata["url"])
-    if metadata.get("command"):
-        args = metadata.get("command_args") or []
-        parts = [str(metadata["command"]), *(str(arg) for arg in args if isinstance(args, list))]
-        return " ".join(parts)
-    if attribution.is_database_session(metadata) and metadata.get(attribution.CLIENT_ADDR):
-        return str(metadata[attribution.CLIENT_ADDR])
-    return ""
-
-
-def session_label(metadata: dict[str, Any] | None) -> str:
-    """Who made a write outside Django: "via psql as role etl" ("" for other contexts)."""
-    if not attribution.is_database_session(metadata):
-        return ""
-    role = str(metadata[attribution.DB_ROLE])
-    application = metadata.get(attribution.APPLICATION_NAME)
-    if application:
-        return _("via %(application)s as role %(role)s") % {
-            "application": application,
-            "role": role,
-        }
-    return _("as role %(role)s") % {"role": role}
-
-
-def session_note(metadata: dict[str, Any] | None) -> str:
-    """What the database recorded of a write made outside Django, and what it proves."""
-    if not attribution.is_database_session(metadata):
-        return ""
-    note = _(
-        "Written outside Django by database role %(role)s. The role is the login of the "
-        "session; the application name is chosen by the client and proves nothing."
-    ) % {"role": metadata[attribution.DB_ROLE]}
-    address = metadata.get(attribution.CLIENT_ADDR)
-    if address:
-        note += " " + _("Client address: %(address)s.") % {"address": address}
-    return note
+__all__ = ["EventRow", "RowBuilder"]
 
 
 @dataclass(eq=False)

@@ -17,7 +17,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from pghistory_admin.diffs import MayView, field_changes
+from pghistory_admin.diffs import field_changes
+from pghistory_admin.fk_labels import MayView
 from pghistory_core.event_kinds import object_event_models
 from pghistory_core.models import Events
 

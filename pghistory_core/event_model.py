@@ -300,9 +300,10 @@ def _register_event_model(event_model: type[Any]) -> None:
             and other.__name__ != event_model.__name__
         ):
             raise ValueError(
-                f'Tracker label "{tracker.label}" is used by two event models of '
-                f"{tracked._meta.label} ({other.__name__} and {event_model.__name__}): "
-                "give one of the trackers another label."
+                f'Tracker with label "{tracker.label}" already exists for a different event '
+                f'model of "{tracked._meta.label}" ({other.__name__} and '
+                f"{event_model.__name__}). Supply a different label as the first argument to "
+                "the tracker."
             )
         registered[tracker.label] = event_model
 

@@ -216,6 +216,7 @@ class Events(BaseEvents):
     class Meta:
         managed = False
         db_table = "pghistory_core_events"
+        verbose_name_plural = "events"
 
 
 class MiddlewareEvents(Events):
@@ -235,3 +236,4 @@ class MiddlewareEvents(Events):
 
     class Meta:
         proxy = True
+        verbose_name_plural = "middleware events"

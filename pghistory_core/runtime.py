@@ -239,18 +239,20 @@ def execute_wrapper(
     """Send the open context with write statements (installed on every connection)."""
     state = _current.get()
     connection = context_["connection"]
+    # As 3.x: SQL given as bytes is read as text (and the prefix prepended as bytes).
+    text = sql.decode() if isinstance(sql, (bytes, bytearray)) else sql
     if not _in_server_transaction(connection):
         # Whatever was sent belonged to a transaction that has ended.
         connection._pgh_in_effect = None
-    if isinstance(sql, str) and _SAVEPOINT_ROLLBACK.match(sql):
+    if isinstance(text, str) and _SAVEPOINT_ROLLBACK.match(text):
         # Rolling back to a savepoint restores the settings as they were when it was taken:
         # one sent since then is gone, so send it again.
         connection._pgh_in_effect = None
         return execute(sql, params, many, context_)
     if (
         state is None
-        or not isinstance(sql, str)
-        or not _may_write(sql)
+        or not isinstance(text, str)
+        or not _may_write(text)
         or _is_server_side(context_["cursor"])
     ):
         # Without an open context nothing is sent. As in django-pghistory 3.x, a context that
@@ -272,7 +274,7 @@ def execute_wrapper(
 
 def _execute_with_prefix(
     execute: Callable[..., Any],
-    sql: str,
+    sql: str | bytes,
     params: Any,
     many: bool,
     context_: dict[str, Any],
@@ -293,7 +295,12 @@ def _execute_with_prefix(
     if params is not None:
         # The parameters are interpolated by the driver: escape the prefix's % signs.
         prefix = prefix.replace("%", "%%")
-    result = execute(prefix + sql, params, many, context_)
+    result = execute(
+        prefix.encode() + sql if isinstance(sql, (bytes, bytearray)) else prefix + sql,
+        params,
+        many,
+        context_,
+    )
     if is_psycopg3:
         # psycopg 3 keeps every result of a multi-statement query and starts at the first
         # (the set_config row); move to the statement's own result (rows, rowcount).

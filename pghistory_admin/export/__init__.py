@@ -1,11 +1,11 @@
 """Streaming CSV export of an event stream (``Events`` / ``MiddlewareEvents`` queryset).
 
-Two paths produce the same content: ``copy_chunks`` (what ``csv_response`` streams), where
-Postgres formats the rows with ``COPY … TO STDOUT``, and ``csv_rows``, the same rows built in
-Python. Both read the filtered events newest first by keyset over ``pgh_id``, a chunk at a time,
-so memory stays constant whatever the export's size.
+``copy_chunks`` (what ``csv_response`` streams) has Postgres format the rows with
+``COPY … TO STDOUT``. It reads the filtered events newest first by keyset over ``pgh_id``, a
+chunk at a time, so memory stays constant whatever the export's size. (The tests check it
+against the same rows built in Python: ``tests/admin/export_oracle.py``.)
 
-How a ``COPY`` computes the diff column in one pass is told in ``export.copy``; how several
+How a ``COPY`` computes the diff column in one pass is told in ``export.copy_sql``; how several
 connections format the chunks at once, in one snapshot, in ``export.parallel``.
 """
 
@@ -39,7 +39,6 @@ from pghistory_admin.export.copy import (
     stream,
 )
 from pghistory_admin.export.parallel import APPLICATION_NAME, ParallelCopy
-from pghistory_admin.export.rows import csv_rows
 
 logger = logging.getLogger("pghistory_admin.export")
 
@@ -65,7 +64,6 @@ __all__ = [
     "copy_chunks",
     "copy_statements",
     "csv_response",
-    "csv_rows",
     "export_connections",
     "header",
     "neutralise",
@@ -111,13 +109,13 @@ def copy_chunks(
 def csv_response(
     queryset: models.QuerySet[Any], *, filename: str, trailer: bytes = b""
 ) -> StreamingHttpResponse:
-    """Stream the CSV of ``queryset`` (see ``csv_rows``) as an attachment named ``filename``.
+    """Stream the CSV of ``queryset`` as an attachment named ``filename``.
 
-    The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``); the content is
-    the same as ``csv_rows`` produces. What can fail runs before the response is returned: the
-    settings, opening the export's connections, and the first ``FIRST_CHUNK_SIZE`` events'
-    ``COPY`` (their bounds query included), so an export that cannot run raises here (e.g. a
-    statement timeout) and the view answers with an error page.
+    The rows are formatted by Postgres (``COPY … TO STDOUT``, see ``copy_chunks``). What can
+    fail runs before the response is returned: the settings, opening the export's connections,
+    and the first ``FIRST_CHUNK_SIZE`` events' ``COPY`` (their bounds query included), so an
+    export that cannot run raises here (e.g. a statement timeout) and the view answers with an
+    error page.
 
     A failure after that (a later chunk's query cancelled, the connection lost) fails the
     download: the content yields ``FAILURE_LINE`` and re-raises, so the server aborts the

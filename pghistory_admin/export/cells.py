@@ -1,20 +1,20 @@
-"""What the two export paths share: the columns, context keys, secrets and defused cells."""
+"""The export's columns, context keys, secret fields and defused cells.
+
+``export.cell_sql`` formats the cells in SQL by these rules; the tests' oracle
+(``tests/admin/export_oracle.py``) builds the same rows in Python.
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from django.db import models
 
 from pghistory_admin import conf
-from pghistory_admin.diffs import MASK, _is_secret
-from pghistory_admin.rows import ACTIONS
+from pghistory_admin.wording import ACTIONS
 from pghistory_core import attribution
 from pghistory_core.meta import field
 from pghistory_core.models import Context, Event
-from pghistory_core.sql_builders import literal
 
 #: Characters a spreadsheet reads as the start of a formula (see ``neutralise``).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -55,33 +55,9 @@ def actions() -> dict[str, str]:
     return {label: str(word) for label, word in ACTIONS.items()}
 
 
-def rest_of(metadata: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """The metadata that has no column of its own, secret values masked."""
-    skipped = {*SHOWN_KEYS, *keys}
-    return {key: masked_key(key, value) for key, value in metadata.items() if key not in skipped}
-
-
-def command_of(metadata: dict[str, Any]) -> str | None:
-    """The management command and its arguments, as the pages show it."""
-    command = metadata.get("command")
-    if command is None:
-        return None
-    args = metadata.get("command_args")
-    parts = [command, *(args if isinstance(args, list) else [])]
-    return " ".join(part if isinstance(part, str) else _json_text(part) for part in parts)
-
-
-#: The text of a recorded user id that can name a user with an integer key (fits a bigint).
-INTEGER_ID = re.compile(r"-?[0-9]{1,18}")
-
-
 def is_integer_key(model: type[models.Model]) -> bool:
     """Whether ``model``'s primary key is an integer (compared as a number, on its index)."""
     return isinstance(model._meta.pk, models.IntegerField)
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 class _ObjectKeys(models.Func):
@@ -100,21 +76,9 @@ def secret_keys(event_model: type[Event]) -> frozenset[str]:
     found = set()
     for name in event_model.pgh_tracked_fields:
         tracked_field = field(tracked_model, name)
-        if _is_secret(tracked_model, tracked_field.attname, tracked_field):
+        if conf.is_secret_field(tracked_model, tracked_field.attname, tracked_field):
             found.add(tracked_field.attname)
     return frozenset(found)
-
-
-def masked_key(key: str, value: Any) -> Any:
-    """A context value, masked when its key holds secrets."""
-    return MASK if value is not None and conf.is_secret_context_key(key) else value
-
-
-def masked_key_sql(key: str, sql: str) -> str:
-    """SQL of a context cell, masked when its key holds secrets."""
-    if not conf.is_secret_context_key(key):
-        return sql
-    return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {literal(MASK)} END"
 
 
 def context_keys(queryset: models.QuerySet[Any]) -> list[str]:

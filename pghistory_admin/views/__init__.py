@@ -7,7 +7,12 @@ history restores) gets the page's partial template alone; any other request the 
 """
 
 from pghistory_admin.views.as_of import AsOfForm, AsOfView
-from pghistory_admin.views.audit_log import AuditLogExportView, AuditLogView, EventDiffView
+from pghistory_admin.views.audit_log import (
+    AuditLogExportView,
+    AuditLogMixin,
+    AuditLogView,
+    EventDiffView,
+)
 from pghistory_admin.views.base import AdminPageMixin, PageMixin
 from pghistory_admin.views.blame import BlameView
 from pghistory_admin.views.compare import CompareForm, CompareView
@@ -19,6 +24,7 @@ __all__ = [
     "AsOfForm",
     "AsOfView",
     "AuditLogExportView",
+    "AuditLogMixin",
     "AuditLogView",
     "BlameView",
     "CompareForm",

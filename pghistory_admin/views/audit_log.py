@@ -10,14 +10,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
+from django.views.generic.base import ContextMixin, TemplateResponseMixin
 from django_filters.views import FilterMixin
 from django_tables2.views import SingleTableMixin
 
 from pghistory_admin import conf, export, timeouts
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.filters import EventFilterSet
-from pghistory_admin.pagination import BEFORE, MAX_ID, InvalidCursor, KeysetPage, Limiter, parse_id
+from pghistory_admin.pagination import BEFORE, InvalidCursor, KeysetPage, Limiter, parse_id
 from pghistory_admin.permissions import viewable_event_models
 from pghistory_admin.rows import EventRow, RowBuilder
 from pghistory_admin.search_limit import SearchLimit, export_note, search_limit
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from pghistory_core.models import Event
 
-__all__ = ["AuditLogExportView", "AuditLogView", "EventDiffView", "EventsMixin"]
+__all__ = ["AuditLogExportView", "AuditLogMixin", "AuditLogView", "EventDiffView", "EventsMixin"]
 
 #: What the context panel says of the keys a write made outside Django records.
 SESSION_NOTES = {
@@ -61,8 +62,13 @@ class EventsMixin:
         return events.across(*self.get_event_models())
 
 
-class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, TemplateView):
-    """Every event the user may view, filtered, newest first, as a table."""
+class AuditLogMixin(
+    EventsMixin, PageMixin, FilterMixin, SingleTableMixin, TemplateResponseMixin, ContextMixin
+):
+    """What the audit log page and its CSV export share: the filters over the events the user
+    may view, and the page itself (the export shows it when its filters are invalid)."""
+
+    rows: list[EventRow]
 
     template_name = "pghistory_admin/audit_log.html"
     partial_template_name = "pghistory_admin/_table.html"
@@ -86,13 +92,10 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
             return None
         return self.filterset.qs
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def setup_filters(self) -> None:
+        """Check the user may see events, and bind the filters to the query string."""
         self.check_permission()
         self.filterset = self.get_filterset(self.get_filterset_class())
-        self.descending = SORTS[self.get_sort()]
-        self.page = self.paginate(self.get_filtered_queryset())
-        self.rows = self.get_rows(self.page)
-        return self.finalize(self.render_to_response(self.get_context_data()))
 
     def get_limiter(self) -> Limiter | None:
         """A search for a field's changes reads a bounded number of events (``search_limit``)."""
@@ -184,7 +187,18 @@ class AuditLogView(EventsMixin, PageMixin, FilterMixin, SingleTableMixin, Templa
         return context
 
 
-class AuditLogExportView(AuditLogView):
+class AuditLogView(AuditLogMixin, TemplateView):
+    """Every event the user may view, filtered, newest first, as a table."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.setup_filters()
+        self.descending = SORTS[self.get_sort()]
+        self.page = self.paginate(self.get_filtered_queryset())
+        self.rows = self.get_rows(self.page)
+        return self.finalize(self.render_to_response(self.get_context_data()))
+
+
+class AuditLogExportView(AuditLogMixin, View):
     """The audit log's current filter as CSV.
 
     Invalid filters answer with the audit log page showing their errors (400), and an export
@@ -195,9 +209,8 @@ class AuditLogExportView(AuditLogView):
     filename = "audit-log.csv"
     bounded_dispatch = False
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
-        self.check_permission()
-        self.filterset = self.get_filterset(self.get_filterset_class())
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.setup_filters()
         queryset = self.get_filtered_queryset()
         if queryset is None:
             return self.invalid_filters_response()
@@ -259,8 +272,7 @@ class EventDiffView(EventsMixin, AdminPageMixin, TemplateView):
     title = gettext_lazy("Event")
 
     def get_row(self, pgh_id: int) -> EventRow:
-        if not 0 < pgh_id <= MAX_ID:
-            raise Http404
+        # ``pgh_id`` is in the bigint range: the URL's converter (``EventIdConverter``) said so.
         event = self.get_queryset().filter(pgh_id=pgh_id).first()
         if event is None:
             raise Http404(_("No such event."))

@@ -21,7 +21,6 @@ from pghistory_admin.pagination import (
     KeysetPage,
     Limiter,
     keyset_page,
-    page_size,
     parse_cursor,
 )
 
@@ -105,7 +104,9 @@ class AdminPageMixin:
     def is_partial(self) -> bool:
         """Whether to answer with the partial: an htmx swap, not a history restore."""
         htmx = getattr(self.request, "htmx", None)
-        return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+        if not htmx:
+            return False
+        return not htmx.history_restore_request
 
     def get_template_names(self) -> list[str]:
         if self.partial_template_name and self.is_partial():
@@ -135,7 +136,7 @@ class PageMixin(AdminPageMixin):
     descending: bool = True
 
     def get_page_size(self) -> int:
-        return page_size()
+        return conf.page_size()
 
     def get_cursor(self) -> Cursor | None:
         """The page's cursor; ``None`` (and an empty page) when malformed."""

@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
 from pghistory_admin import conf, export, timeouts
-from pghistory_admin.filters import parse_object_id
-from pghistory_admin.keys import renamed_to
+from pghistory_admin.keys import parse_object_id, renamed_to
 from pghistory_admin.labels import last_labels
 from pghistory_admin.pagination import KeysetPage
 from pghistory_admin.permissions import event_models_of

@@ -18,12 +18,13 @@ from django.views.generic import TemplateView
 
 import pghistory_core
 from pghistory_admin.diffs import FieldChange, field_changes
-from pghistory_admin.pagination import MAX_ID
 from pghistory_admin.revert_plan import RevertPlan, plan_revert
-from pghistory_admin.rows import RowBuilder, action_label
+from pghistory_admin.rows import RowBuilder
 from pghistory_admin.snapshots import current_data, diff_data
 from pghistory_admin.views.objects import ObjectMixin
-from pghistory_core.revert import revert_event
+from pghistory_admin.wording import action_label
+from pghistory_core.meta import field
+from pghistory_core.revert import missing_fields, revert_event
 
 __all__ = ["RevertView"]
 
@@ -47,9 +48,8 @@ class RevertView(ObjectMixin, TemplateView):
             raise PermissionDenied
 
     def setup_event(self, object_id: str, pgh_id: int) -> None:
+        # ``pgh_id`` is in the bigint range: the URL's converter (``EventIdConverter``) said so.
         self.setup_object(object_id)
-        if not 0 < pgh_id <= MAX_ID:
-            raise Http404
         row = self.get_queryset().filter(pgh_id=pgh_id).first()
         if row is None:
             raise Http404(_("No such event of this object."))
@@ -84,11 +84,9 @@ class RevertView(ObjectMixin, TemplateView):
         """Why this revert cannot be made, if it cannot (named for the restore case it was)."""
         if self.object is not None:
             return None
-        tracked = set(self.event_model.pgh_tracked_fields)
+        # The rule revert_event() applies: a deleted row is recreated only from every field.
         missing = [
-            str(field.verbose_name)
-            for field in self.model._meta.concrete_fields
-            if field.name not in tracked and not field.primary_key
+            str(field(self.model, name).verbose_name) for name in missing_fields(self.event_model)
         ]
         if missing:
             return _("This event does not record %(fields)s: it cannot recreate the object.") % {

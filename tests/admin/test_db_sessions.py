@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from pghistory_admin.export import copy_chunks, csv_rows
+from pghistory_admin.export import copy_chunks
 from pghistory_core.models import Events
+from tests.admin.export_oracle import csv_rows
 from tests.db_sessions import attributed, login_role, psql_as
 from tests.testapp.models import Author
 

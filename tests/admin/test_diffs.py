@@ -9,8 +9,9 @@ from django.test import override_settings
 from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
 
-from pghistory_admin.conf import DEFAULT_SECRET_FIELDS
-from pghistory_admin.diffs import MASK, FieldChange, field_changes, prefetch_fk_labels
+from pghistory_admin.conf import DEFAULT_SECRET_FIELDS, MASK
+from pghistory_admin.diffs import FieldChange, field_changes
+from pghistory_admin.fk_labels import prefetch_fk_labels
 from pghistory_core.models import Events
 from tests.testapp.models import Author, Book, BookTag, Document, Restaurant, Tag
 

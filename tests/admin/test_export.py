@@ -20,17 +20,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import pghistory_core
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export import (
     BLOCK_SIZE,
     COPY_CHUNK_SIZE,
     FORMULA_PREFIXES,
     copy_chunks,
     csv_response,
-    csv_rows,
     neutralise,
 )
 from pghistory_core.models import Events, MiddlewareEvents
+from tests.admin.export_oracle import csv_rows
 from tests.admin.helpers import locked
 from tests.testapp.models import (
     Author,

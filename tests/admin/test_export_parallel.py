@@ -26,13 +26,13 @@ from pghistory_admin.export import (
     FIRST_CHUNK_SIZE,
     copy_chunks,
     csv_response,
-    csv_rows,
     export_connections,
     parallel,
     spool,
 )
 from pghistory_admin.timeouts import is_timeout
 from pghistory_core.models import Events
+from tests.admin.export_oracle import csv_rows
 from tests.admin.helpers import locked
 from tests.admin.test_export import (  # noqa: F401 -- a fixture
     _json_normalised,

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 import pghistory_core
-from pghistory_admin.filters import ContextPairsField, EventFilterSet, parse_object_id
+from pghistory_admin.filters import ContextPairsField, EventFilterSet
+from pghistory_admin.keys import parse_object_id
 from pghistory_core.models import Events
 from pghistory_core.registry import event_models
 from tests.testapp.models import Author, AuthorEvent, Book, Code, Document

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from pghistory_admin.admin import HistoryAdminMixin
 from pghistory_admin.links import AdminLinks
 from tests.testapp.admin import custom_site
 from tests.testapp.models import Author, Book, Code, Gadget, Tag
@@ -63,6 +64,37 @@ def test_history_pages_only_where_the_admin_has_the_mixin(superuser, book):
         f"/admin/testapp/book/{book.pk}/history/blame/"
     )
     assert links.object_history("no_such_page", Book, book.pk) is None
+
+
+def test_a_history_admin_is_recognised_by_its_marker_not_its_class(superuser):
+    """``has_history_admin`` is duck typing: ``pghistory_admin = True`` on the ``ModelAdmin``."""
+
+    class MarkedAdmin(admin.ModelAdmin):  # no HistoryAdminMixin
+        pghistory_admin = True
+
+    class UnmarkedAdmin(HistoryAdminMixin, admin.ModelAdmin):
+        pghistory_admin = False
+
+    class TruthyAdmin(admin.ModelAdmin):
+        pghistory_admin = "yes"  # only True counts
+
+    site = admin.AdminSite(name="marked")
+    site.register(Book, MarkedAdmin)
+    site.register(Author, UnmarkedAdmin)
+    site.register(Code, TruthyAdmin)
+    links = _links(superuser, site)
+    assert links.has_history_admin(Book)
+    assert not links.has_history_admin(Author)
+    assert not links.has_history_admin(Code)
+    assert not links.has_history_admin(Tag)  # not registered on this site
+    assert HistoryAdminMixin.pghistory_admin is True
+
+
+def test_without_a_request_only_pages_needing_no_permission_are_linked(book):
+    links = AdminLinks(admin.site, None)
+    assert links.history(Book, book.pk) == f"/admin/testapp/book/{book.pk}/history/"
+    assert links.change(Book, book.pk) is None
+    assert not links.may_view(Book)
 
 
 def test_audit_log_only_on_sites_that_register_it(superuser):

@@ -1,11 +1,11 @@
 import pytest
 
+from pghistory_admin.conf import page_size
 from pghistory_admin.pagination import (
     MAX_ID,
     Cursor,
     InvalidCursor,
     keyset_page,
-    page_size,
     parse_cursor,
 )
 from pghistory_core.models import Events

@@ -4,7 +4,8 @@ from django.test import RequestFactory
 
 import pghistory_core
 from pghistory_admin.links import AdminLinks
-from pghistory_admin.rows import RowBuilder, action_label, source_of
+from pghistory_admin.rows import RowBuilder
+from pghistory_admin.wording import action_label, source_of
 from pghistory_core.models import Events
 
 pytestmark = pytest.mark.django_db

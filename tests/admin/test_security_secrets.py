@@ -19,9 +19,9 @@ from django.contrib.admin.utils import quote
 from django.db import connection
 
 import pghistory_core
-from pghistory_admin.diffs import MASK
-from pghistory_admin.export import csv_rows
+from pghistory_admin.conf import MASK
 from pghistory_core.models import Events
+from tests.admin.export_oracle import csv_rows
 from tests.testapp.models import Author, Book, BookPriceEvent, Document
 
 pytestmark = pytest.mark.django_db

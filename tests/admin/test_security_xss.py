@@ -22,8 +22,9 @@ from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 
 import pghistory_core
-from pghistory_admin.export import FORMULA_PREFIXES, csv_rows
+from pghistory_admin.export import FORMULA_PREFIXES
 from pghistory_core.models import Events
+from tests.admin.export_oracle import csv_rows
 from tests.testapp.models import Author, Book, Code, Document
 
 pytestmark = pytest.mark.django_db

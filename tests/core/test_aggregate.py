@@ -339,9 +339,7 @@ def test_metadata_filters_are_narrowed_by_context_matches(lookups, expected, rou
 def testmetadata_document_of_conflicting_or_unusable_lookups():
     from pghistory_core.aggregate.filters import metadata_document
 
-    assert metadata_document(
-        {"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}
-    ) == {
+    assert metadata_document({"pgh_context_metadata__a__b": 1, "pgh_context_metadata__c": "x"}) == {
         "a": {"b": 1},
         "c": "x",
     }

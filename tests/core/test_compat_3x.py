@@ -598,7 +598,9 @@ def test_a_label_used_by_two_event_models_of_one_model_is_refused():
     twin = pghistory_core.create_event_model(
         Gadget, pghistory_core.InsertEvent(), model_name="Twin"
     )
-    with pytest.raises(ValueError, match='"insert" is used by two event models'):
+    with pytest.raises(
+        ValueError, match='Tracker with label "insert" already exists for a different event model'
+    ):
         _register_event_model(twin)
 
 
@@ -701,3 +703,8 @@ def test_copied_foreign_keys_are_indexed_by_default_as_in_3x():
             [BookEvent._meta.db_table, "%(author_id)"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+def test_the_aggregate_models_have_3x_plural_names():
+    assert str(Events._meta.verbose_name_plural) == "events"
+    assert str(MiddlewareEvents._meta.verbose_name_plural) == "middleware events"

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Value
+from django.db.models.deletion import Collector
 from django.db.models.functions import Concat
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -521,16 +522,20 @@ class DeleteWhere(Op):
     def run(self, r: Runner) -> None:
         spec = SPECS[self.m]
         targets = [pk for pk, row in r.shadow.rows[self.m].items() if row[spec.field] in self.match]
+        fast = False
         if self.via == "qs":
-            spec.model.objects.filter(**{f"{spec.field}__in": self.match}).delete()
+            queryset = spec.model.objects.filter(**{f"{spec.field}__in": self.match})
+            # Without cascades or signals Django sends the DELETE at once (a "fast delete").
+            fast = Collector(using=queryset.db, origin=queryset).can_fast_delete(queryset)
+            queryset.delete()
         else:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {_table(self.m)} WHERE {_col(self.m, spec.field)} = ANY(%s)",
                     [list(self.match)],
                 )
-        if self.via == "raw" or targets:
-            # QuerySet.delete() collects the rows first: no DELETE is sent when none match.
+        if self.via == "raw" or targets or fast:
+            # Otherwise QuerySet.delete() collects the rows first: no DELETE is sent when none match.
             r.wrote()
         for pk in targets:
             r.record_delete(self.m, pk)
@@ -844,6 +849,17 @@ _HOSTILE = [
 _MULTI = [Create("document", ""), Ctx(0, (Update("document", 0, "b", "multi"),))]
 
 
+# A context whose only statement was a fast delete that matched nothing: the DELETE was sent,
+# so the context stays in effect for the rest of the transaction.
+_FAST_DELETE_SENT = [
+    Atomic(
+        (
+            Ctx(0, (DeleteWhere("code", (0,), "qs"),)),
+            Create("author", "", "n1"),
+        )
+    )
+]
+
 # A context whose only statement deleted nothing through the ORM (no DELETE was sent).
 _NOTHING_SENT = [
     Atomic(
@@ -855,6 +871,7 @@ _NOTHING_SENT = [
 ]
 
 
+@example(program=_FAST_DELETE_SENT)
 @example(program=_NOTHING_SENT)
 @example(program=_SAVEPOINT_LEAK)
 @example(program=_MANUAL_LEAK)

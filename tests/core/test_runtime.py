@@ -307,3 +307,21 @@ def test_a_transaction_begun_outside_django_still_gets_the_context():
         finally:
             connection.set_autocommit(True)
     assert [c for c, _ in _context_of(author.pk)] == [ctx.id] * 3
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_sql_given_as_bytes_gets_the_context_too(as_bytes):
+    """As in 3.x, a write whose SQL is bytes is sent with the context, with or without params."""
+    with_params = f"INSERT INTO {Author._meta.db_table} (name, email) VALUES (%s, '')"
+    without = f"INSERT INTO {Author._meta.db_table} (name, email) VALUES ('plain', '')"
+    with (
+        transaction.atomic(),
+        pghistory_core.context(source="bytes") as ctx,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(with_params.encode() if as_bytes else with_params, ["raw"])
+        cursor.execute(without.encode() if as_bytes else without)
+    events = list(AuthorEvent.objects.order_by("pgh_id"))
+    assert [e.name for e in events] == ["raw", "plain"]
+    assert {e.pgh_context_id for e in events} == {ctx.id}
+    assert Context.objects.get(id=ctx.id).metadata == {"source": "bytes"}

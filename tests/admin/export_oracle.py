@@ -1,8 +1,13 @@
-"""The export built in Python: ``csv_rows`` reads the events and formats each cell."""
+"""The tests' oracle of the CSV export: ``csv_rows`` builds in Python the rows that the ``COPY``
+export (``pghistory_admin.export.copy_chunks``) has Postgres format; the tests compare the two.
+
+It reads the events and formats each cell by the rules of ``pghistory_admin.export.cells``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -13,19 +18,46 @@ from django.db import models
 from django.utils import timezone
 
 from pghistory_admin import conf
-from pghistory_admin.diffs import MASK
+from pghistory_admin.conf import MASK
 from pghistory_admin.export.cells import (
-    INTEGER_ID,
     SESSION_KEYS,
+    SHOWN_KEYS,
     actions,
-    command_of,
     header,
     is_integer_key,
-    masked_key,
     neutralise,
-    rest_of,
     secret_keys,
 )
+
+
+def rest_of(metadata: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The metadata that has no column of its own, secret values masked."""
+    skipped = {*SHOWN_KEYS, *keys}
+    return {key: masked_key(key, value) for key, value in metadata.items() if key not in skipped}
+
+
+def command_of(metadata: dict[str, Any]) -> str | None:
+    """The management command and its arguments, as the pages show it."""
+    command = metadata.get("command")
+    if command is None:
+        return None
+    args = metadata.get("command_args")
+    parts = [command, *(args if isinstance(args, list) else [])]
+    return " ".join(part if isinstance(part, str) else _json_text(part) for part in parts)
+
+
+#: The text of a recorded user id that can name a user with an integer key (fits a bigint).
+INTEGER_ID = re.compile(r"-?[0-9]{1,18}")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def masked_key(key: str, value: Any) -> Any:
+    """A context value, masked when its key holds secrets."""
+    return MASK if value is not None and conf.is_secret_context_key(key) else value
+
 
 _VALUES = (
     "pgh_id",
@@ -44,7 +76,7 @@ _VALUES = (
 def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Iterator[list[str]]:
     """The header, then one row per event, newest first.
 
-    The columns are the same for every export (see ``cells.header``): ``pgh_id``,
+    The columns are the same for every export (see ``export.cells.header``): ``pgh_id``,
     ``created_at`` (ISO 8601 with microseconds and offset, current time zone), ``model``
     (``app_label.Model``), ``object_id``, ``action`` (the word the pages show: created, updated,
     deleted, or the label), ``label`` (the raw ``pgh_label``), ``user_id`` (as recorded),
@@ -97,7 +129,7 @@ def csv_rows(queryset: models.QuerySet[Any], *, chunk_size: int = 2000) -> Itera
 
 def _chunks(queryset: models.QuerySet[Any], chunk_size: int) -> Iterator[list[dict[str, Any]]]:
     """Every event as a dict, by keyset on ``pgh_id`` (no OFFSET, one query per chunk)."""
-    # Keyed by attribute name, as the COPY export (export/copy.py) keys them.
+    # Keyed by attribute name, as the COPY export keys them.
     ordered = queryset.by_attname().order_by("-pgh_id").values(*_VALUES)  # type: ignore[attr-defined]
     last: int | None = None
     while True:
@@ -114,7 +146,7 @@ def _usernames(chunk: list[dict[str, Any]], using: str) -> dict[str, str]:
     """``{recorded user id as text: username}`` of the chunk's users (one query).
 
     A recorded id names a user when its text is the user's primary key's text (for integer
-    keys, an optional minus and digits), as ``export.copy`` matches it in SQL.
+    keys, an optional minus and digits), as ``export.cell_sql`` matches it in SQL.
     """
     user_model = get_user_model()
     integer = is_integer_key(user_model)

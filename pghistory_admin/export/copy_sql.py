@@ -1,0 +1,336 @@
+"""The SQL of the export: the ``COPY … TO STDOUT`` statement of one chunk (``copy_sql``).
+
+Each chunk's ``COPY`` computes the diff column in one pass per chunk and event table: the table's events
+in the chunk's ``pgh_id`` range are ordered by object, and each gets its predecessor's values from
+``lag(…) OVER (PARTITION BY pgh_obj ORDER BY pgh_id)``. The window runs over the range's events
+before the export's filter is applied, so a predecessor that the filter leaves out still counts.
+Only an object's first event in the range looks its predecessor up (one probe of the
+``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range.
+
+One concept, so one module past 300 lines: every builder here adds columns or clauses to that
+one statement, and they share its aliases (``_pgh_e``, ``_pgh_r``, ``_pgh_c``…). The SQL of the
+cells is ``export.cell_sql``; running the statements and planning the chunks, ``export.copy``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from pghistory_admin.conf import MASK
+from pghistory_admin.export.cell_sql import (
+    SHOWN_CELLS,
+    created_sql,
+    jsonb_text,
+    masked_key_sql,
+    neutralise_sql,
+    object_id_sql,
+    rest_sql,
+    shown_cells,
+)
+from pghistory_admin.export.cells import (
+    neutralise,
+    secret_keys,
+)
+from pghistory_core.meta import column, field
+from pghistory_core.models import Context, Event
+from pghistory_core.sql_builders import context_id_sql, literal, quote
+
+#: Below this share of exported events in a chunk's id range, each table's window only reads the
+#: events of objects that occur in the chunk.
+_DENSE = 0.9
+
+
+_CONTEXT_TABLE = Context._meta.db_table
+
+
+#: Column types whose ``to_json(value)::text`` is the text ``to_jsonb(value)`` prints and whose
+#: ``jsonb`` equality is equality of that text: they are compared and printed as text.
+_PLAIN_TYPES = re.compile(
+    r"smallint|integer|bigint|boolean|text|uuid|date|time|timestamp|timestamp with time zone"
+    r"|varchar\(\d+\)"
+)
+
+
+#: ``concat_ws`` takes at most 100 arguments.
+_MAX_ARGS = 90
+
+
+@dataclass(frozen=True)
+class CopyFormat:
+    """What every chunk of one export is formatted with."""
+
+    #: Context metadata keys, one column each.
+    keys: list[str]
+    #: Time zone of the ``created_at`` column.
+    zone: str
+    #: Whether the export keeps less than every event of a chunk's id range.
+    filtered: bool
+    connection: Any
+    #: ``{pgh_label: word}`` of the ``action`` column.
+    actions: dict[str, str]
+    #: Postgres regular expression of the context keys whose values are masked (None: none).
+    secret_pattern: str | None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The next events of an export: their ``pgh_id`` range, how many, of which event models."""
+
+    lo: int
+    hi: int
+    count: int
+    labels: list[str]
+
+    @property
+    def dense(self) -> bool:
+        """Whether nearly every event id of the range is exported (no filter but the range)."""
+        return self.count >= _DENSE * (self.hi - self.lo + 1)
+
+
+@dataclass(frozen=True)
+class _Tracked:
+    """One tracked column of an event table as the export reads it."""
+
+    key: str
+    column: str
+    plain: bool
+    secret: bool
+
+    def value(self, alias: str) -> str:
+        """Its JSON value, NULL for SQL NULL: ``text`` when ``plain``, else ``jsonb``."""
+        if self.plain:
+            return f"to_json({alias}.{self.column})::text"
+        return f"to_jsonb({alias}.{self.column})"
+
+    def text(self, value: str) -> list[_Part]:
+        """How ``jsonb`` prints ``value`` (an expression of ``value()``'s type)."""
+        if self.secret:
+            return [_Text(jsonb_text(MASK))]
+        if self.plain:
+            return [f"COALESCE({value}, 'null')"]
+        return [f"COALESCE({value}::text, 'null')"]
+
+    def pair(self, old: str, new: str) -> list[_Part]:
+        """How ``jsonb_strip_nulls(jsonb_build_array(old, new))`` prints."""
+        if self.secret:
+            return [_Text(jsonb_text([MASK, MASK]))]
+        if self.plain:  # scalars: nothing to strip
+            return [_Text("["), *self.text(old), _Text(", "), *self.text(new), _Text("]")]
+        return [f"jsonb_strip_nulls(jsonb_build_array({old}, {new}))::text"]
+
+
+class _Text(str):
+    """A constant piece of text in ``_concat``."""
+
+    __slots__ = ()
+
+
+#: A piece of a text built in SQL: a constant, or an SQL expression of type ``text``.
+_Part = _Text | str
+
+
+def _concat(parts: Sequence[_Part]) -> str:
+    """SQL concatenating ``parts`` with ``||``, adjacent constants merged into one literal."""
+    merged: list[str] = []
+    constant: list[str] = []
+    for part in parts:
+        if isinstance(part, _Text):
+            constant.append(part)
+            continue
+        if constant:
+            merged.append(literal("".join(constant)))
+            constant = []
+        merged.append(part)
+    if constant:
+        merged.append(literal("".join(constant)))
+    return " || ".join(merged) if merged else "''"
+
+
+def _tracked(event_model: type[Event], connection: Any) -> list[_Tracked]:
+    """The tracked columns, in the order ``jsonb`` keeps object keys (length, then bytes)."""
+    tracked_model = event_model.pgh_tracked_model
+    secrets = secret_keys(event_model)
+    found = []
+    for name in event_model.pgh_tracked_fields:
+        key = field(tracked_model, name).attname
+        db_type = (field(event_model, name).db_type(connection) or "").strip().lower()
+        found.append(
+            _Tracked(
+                key=key,
+                column=quote(column(event_model, name)),
+                plain=_PLAIN_TYPES.fullmatch(db_type) is not None,
+                secret=key in secrets,
+            )
+        )
+    return sorted(found, key=lambda tracked: (len(tracked.key.encode()), tracked.key.encode()))
+
+
+def copy_sql(
+    rows: models.QuerySet[Any], chosen: Sequence[type[Event]], chunk: Chunk, export: CopyFormat
+) -> str:
+    """``COPY`` of a chunk; ``rows`` is the export's queryset limited to the chunk's range.
+
+    When the export is ``filtered``, the rows' ids (and, in a sparse chunk, their objects) are
+    read first (``_pgh_chunk``); each table's branch keeps those of its events.
+    """
+    branches = " UNION ALL ".join(_branch_sql(model, chunk, export) for model in chosen)
+    statement = f"SELECT * FROM ({branches}) AS _pgh_u ORDER BY _pgh_u.pgh_id DESC"
+    if export.filtered:
+        values = ("pgh_id", "pgh_model") if chunk.dense else ("pgh_id", "pgh_model", "pgh_obj_id")
+        sql, params = rows.values(*values).query.sql_with_params()
+        selected = export.connection.ops.compose_sql(sql, params)
+        statement = f"WITH _pgh_chunk AS MATERIALIZED ({selected}) {statement}"
+    return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)"
+
+
+def _branch_sql(event_model: type[Event], chunk: Chunk, export: CopyFormat) -> str:
+    """The CSV columns of one event table's events in the chunk."""
+    keys, zone, filtered, connection = export.keys, export.zone, export.filtered, export.connection
+    table = quote(event_model._meta.db_table)
+    label = literal(event_model._meta.label)
+    exported = (
+        f"_pgh_e.pgh_id IN (SELECT _k.pgh_id FROM _pgh_chunk AS _k WHERE _k.pgh_model = {label})"
+        if filtered
+        else "TRUE"
+    )
+    obj = quote(column(event_model, "pgh_obj")) if event_model.pgh_has_obj else None
+    tracked = _tracked(event_model, connection)
+    json_context = event_model.pgh_context_kind == "json"
+    base = [
+        "_pgh_e.pgh_id",
+        f"_pgh_e.{quote(column(event_model, 'pgh_created_at'))} AS _c",
+        "_pgh_e.pgh_label::text AS _l",
+        f"_pgh_e.{obj} AS _o" if obj else "NULL::text AS _o",
+        f"{context_id_sql(event_model, '_pgh_e')} AS _x",
+        f"_pgh_e.{quote(column(event_model, 'pgh_context'))} AS _j"
+        if json_context
+        else "NULL::jsonb AS _j",
+        *(f"{t.value('_pgh_e')} AS _v{i}" for i, t in enumerate(tracked)),
+    ]
+    where = f"_pgh_e.pgh_id BETWEEN {chunk.lo} AND {chunk.hi}"
+    if obj is None or not tracked:
+        rows = f"SELECT {', '.join(base)} FROM {table} AS _pgh_e WHERE {where} AND {exported}"
+        diff = "NULL::text"
+    else:
+        if filtered and not chunk.dense:
+            # Only the events of objects that have an event in the chunk can be predecessors;
+            # compared in the column's type, so that few objects are read on its index.
+            obj_type = field(event_model, "pgh_obj").db_type(connection)
+            where += (
+                f" AND _pgh_e.{obj} IN (SELECT CAST(_k.pgh_obj_id AS {obj_type}) "
+                f"FROM _pgh_chunk AS _k WHERE _k.pgh_model = {label})"
+            )
+        base.append(f"{exported} AS _in")
+        rows = _windowed_sql(table, obj, base, where, tracked, chunk)
+        diff = _diff_sql(tracked)
+    data: list[_Part] = [_Text("{")]
+    for i, t in enumerate(tracked):
+        data += [
+            _Text(", " if i else ""),
+            _Text(jsonb_text(t.key) + ": "),
+            *t.text(f"_pgh_r._v{i}"),
+        ]
+    data.append(_Text("}"))
+    label_sql = neutralise_sql("_pgh_r._l")
+    # The words are constants: defused here, not once per row.
+    action = (
+        "CASE _pgh_r._l "
+        + "".join(
+            f"WHEN {literal(raw)} THEN {literal(neutralise(word))} "
+            for raw, word in export.actions.items()
+        )
+        + f"ELSE {label_sql} END"
+    )
+    columns = [
+        "_pgh_r.pgh_id",
+        created_sql("_pgh_r._c", zone),
+        f"{literal(neutralise(event_model.pgh_tracked_model._meta.label))}::text",
+        object_id_sql(event_model, connection),
+        action,
+        label_sql,
+        *(f"_pgh_c._m{i}" for i in range(SHOWN_CELLS)),
+        "_pgh_r._x",
+        *(f"_pgh_c._k{i}" for i in range(len(keys))),
+        "_pgh_c._rest",
+    ]
+    # The context's cells, computed once per event from its metadata (``_pgh_m.m``).
+    lookup = (
+        f"(SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
+        "WHERE _pgh_x.id = _pgh_r._x)"
+    )
+    metadata = f"COALESCE(_pgh_r._j, {lookup})" if json_context else lookup
+    cells = ", ".join(
+        [
+            *(f"{cell} AS _m{i}" for i, cell in enumerate(shown_cells("_pgh_m.m"))),
+            *(
+                f"{masked_key_sql(key, neutralise_sql(f'(_pgh_m.m ->> {literal(key)})'))} AS _k{i}"
+                for i, key in enumerate(keys)
+            ),
+            f"{rest_sql('_pgh_m.m', keys, export.secret_pattern)} AS _rest",
+        ]
+    )
+    joins = (
+        f" LEFT JOIN LATERAL (SELECT {cells} FROM (SELECT {metadata} AS m OFFSET 0) AS _pgh_m) "
+        "AS _pgh_c ON TRUE"
+    )
+    columns += [f"{_concat(data)}::text", diff]
+    return f"SELECT {', '.join(columns)} FROM ({rows}) AS _pgh_r{joins}"
+
+
+def _windowed_sql(
+    table: str, obj: str, base: list[str], where: str, tracked: list[_Tracked], chunk: Chunk
+) -> str:
+    """The range's exported events (``_in``) with their predecessor's values ``_q<i>``
+    (``_has``: there is one).
+
+    The values are computed once per event, below the window (``OFFSET 0`` keeps the planner from
+    evaluating them again for ``lag``).
+    """
+    lags = "".join(f", lag(_pgh_s._v{i}) OVER _pgh_o AS _p{i}" for i in range(len(tracked)))
+    window = (
+        "SELECT _pgh_s.*, CASE WHEN _pgh_s._o IS NOT NULL THEN lag(_pgh_s.pgh_id) OVER _pgh_o "
+        f"END AS _pid{lags} FROM (SELECT {', '.join(base)} FROM {table} AS _pgh_e WHERE {where} "
+        "OFFSET 0) "
+        "AS _pgh_s WINDOW _pgh_o AS (PARTITION BY _pgh_s._o ORDER BY _pgh_s.pgh_id)"
+    )
+    # An object's first event in the range looks up its predecessor, if the table has older
+    # events at all.
+    found = ", ".join(f"{t.value('_pgh_p')} AS _b{i}" for i, t in enumerate(tracked))
+    lookup = (
+        f"SELECT _pgh_p.pgh_id AS _bid, {found} FROM {table} AS _pgh_p "
+        f"WHERE _pgh_w._pid IS NULL AND _pgh_p.{obj} = _pgh_w._o AND _pgh_p.pgh_id < _pgh_w.pgh_id "
+        f"AND EXISTS (SELECT FROM {table} AS _pgh_m WHERE _pgh_m.pgh_id < {chunk.lo}) "
+        "ORDER BY _pgh_p.pgh_id DESC LIMIT 1"
+    )
+    # A lag value is NULL when there is no lookup (its event has a predecessor in the range), and
+    # the lookup's when there is none: NULL as well, or an event without an object (no diff).
+    previous = "".join(
+        f", COALESCE(_pgh_w._p{i}, _pgh_b._b{i}) AS _q{i}" for i in range(len(tracked))
+    )
+    return (
+        f"SELECT _pgh_w.*, (_pgh_w._pid IS NOT NULL OR _pgh_b._bid IS NOT NULL) AS _has{previous} "
+        f"FROM ({window}) AS _pgh_w LEFT JOIN LATERAL ({lookup}) AS _pgh_b ON TRUE "
+        "WHERE _pgh_w._in"
+    )
+
+
+def _diff_sql(tracked: list[_Tracked]) -> str:
+    """``{key: [old, new]}`` of the changed columns as ``aggregate.diff_sql``'s ``jsonb`` prints,
+    NULL without a predecessor."""
+    entries = [
+        f"CASE WHEN _pgh_r._q{i} IS DISTINCT FROM _pgh_r._v{i} THEN "
+        f"{_concat([_Text(jsonb_text(t.key) + ': '), *t.pair(f'_pgh_r._q{i}', f'_pgh_r._v{i}')])} END"
+        for i, t in enumerate(tracked)
+    ]
+    groups = [entries[i : i + _MAX_ARGS] for i in range(0, len(entries), _MAX_ARGS)]
+    if len(groups) == 1:
+        changes = f"concat_ws(', ', {', '.join(groups[0])})"
+    else:
+        parts = [f"NULLIF(concat_ws(', ', {', '.join(group)}), '')" for group in groups]
+        changes = f"concat_ws(', ', {', '.join(parts)})"
+    return f"CASE WHEN _pgh_r._has THEN '{{' || {changes} || '}}' END"
