@@ -24,7 +24,7 @@ from pghistory_admin.fk_labels import (
     is_fk,
     may_label,
 )
-from pghistory_admin.markup import esc
+from pghistory_admin.markup import DateTimeFormat, esc
 from pghistory_admin.value_html import render_one, render_pair
 
 __all__ = ["FieldChange", "field_changes"]
@@ -65,12 +65,14 @@ def field_changes(
     using: str | None = None,
     fk_labels: FkLabels | None = None,
     may_view: MayView = None,
+    dates: DateTimeFormat | None = None,
 ) -> list[FieldChange]:
     """The changed fields of an event (or, with ``initial``, every field's first value).
 
     ``fk_labels`` comes from ``prefetch_fk_labels`` over the rows of a page; ids it lacks are
     fetched here, one query per target model. A foreign key to a model ``may_view`` refuses shows
-    its raw id alone: neither the target's ``str()`` nor whether it still exists.
+    its raw id alone: neither the target's ``str()`` nor whether it still exists. ``dates``, the
+    page's ``markup.DateTimeFormat``, formats datetimes (one made per call without it).
     """
     if initial:
         pairs = {key: (None, value) for key, value in data.items()}
@@ -82,8 +84,9 @@ def field_changes(
         tracked_model, None if initial else diff, data, fk_labels or {}, using, may_view
     )
     fields = fields_by_attname(tracked_model)
+    dates = dates or DateTimeFormat()
     return [
-        _change(tracked_model, key, fields.get(key), old, new, initial, labels, may_view)
+        _change(tracked_model, key, fields.get(key), old, new, initial, labels, may_view, dates)
         for key, (old, new) in _ordered(pairs, fields)
     ]
 
@@ -105,12 +108,13 @@ def _change(
     initial: bool,
     labels: FkLabels,
     may_view: MayView = None,
+    dates: DateTimeFormat | None = None,
 ) -> FieldChange:
     kind = _kind(tracked_model, key, field, old, new, may_view)
     if initial:
-        old_html, new_html = SafeString(""), render_one(kind, field, new, labels)
+        old_html, new_html = SafeString(""), render_one(kind, field, new, labels, dates)
     else:
-        old_html, new_html = render_pair(kind, field, old, new, labels)
+        old_html, new_html = render_pair(kind, field, old, new, labels, dates)
     return FieldChange(
         name=field.name if field is not None else key,
         label=_label(key, field),

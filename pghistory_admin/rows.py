@@ -22,6 +22,7 @@ from pghistory_admin.fk_labels import prefetch_fk_labels
 from pghistory_admin.keys import previous_data, renamed_from, renamed_to
 from pghistory_admin.labels import last_labels
 from pghistory_admin.links import AdminLinks
+from pghistory_admin.markup import DateTimeFormat
 from pghistory_admin.snapshots import diff_data
 from pghistory_admin.wording import action_label, session_label, session_note, source_of
 from pghistory_core.models import BaseEvents
@@ -265,6 +266,7 @@ class RowBuilder:
         for row in rows:
             if row.tracked_model is not None:
                 by_model.setdefault(row.tracked_model, []).append(row)
+        dates = DateTimeFormat()
         for model, model_rows in by_model.items():
             pairs = [
                 (None if row.shows_values else row.event.pgh_diff, row.event.pgh_data or {})
@@ -282,4 +284,5 @@ class RowBuilder:
                     using=self.using,
                     fk_labels=labels,
                     may_view=self.links.may_view,
+                    dates=dates,
                 )

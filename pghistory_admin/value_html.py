@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from pghistory_admin.conf import MASK
 from pghistory_admin.fk_labels import DeletedLabel, FkLabels, fk_key, fk_target
+from pghistory_admin.markup import DateTimeFormat, esc
 
 __all__ = ["render_one", "render_pair"]
 
@@ -36,19 +37,30 @@ _TOKENS = re.compile(r"\s+|\S+")
 
 
 def render_pair(
-    kind: str, field: models.Field[Any, Any] | None, old: Any, new: Any, labels: FkLabels
+    kind: str,
+    field: models.Field[Any, Any] | None,
+    old: Any,
+    new: Any,
+    labels: FkLabels,
+    dates: DateTimeFormat | None = None,
 ) -> tuple[SafeString, SafeString]:
+    """The old and new value of a change (``dates``: the page's, see ``render_one``)."""
     if kind == "longtext":
         return _word_diff(old, new)
     if kind == "json":
         return _json_diff(old, new)
-    return render_one(kind, field, old, labels), render_one(kind, field, new, labels)
+    return render_one(kind, field, old, labels, dates), render_one(kind, field, new, labels, dates)
 
 
 def render_one(
-    kind: str, field: models.Field[Any, Any] | None, value: Any, labels: FkLabels
+    kind: str,
+    field: models.Field[Any, Any] | None,
+    value: Any,
+    labels: FkLabels,
+    dates: DateTimeFormat | None = None,
 ) -> SafeString:
-    """One value on its own (no comparison with the other side)."""
+    """One value on its own (no comparison with the other side). ``dates`` formats datetimes
+    (one per page: the format and its translations are looked up once)."""
     if kind == "secret":
         return format_html('<span class="pgh-secret" title="{}">{}</span>', _("Hidden"), MASK)
     if value is None:
@@ -62,7 +74,7 @@ def render_one(
     if kind == "bool":
         return escape(_("Yes") if value else _("No"))
     if kind == "datetime":
-        return _datetime(value)
+        return _datetime(value, dates)
     if kind == "json":
         return _json_items(value)
     if isinstance(field, models.DecimalField):
@@ -73,7 +85,7 @@ def render_one(
 
 
 def _empty() -> SafeString:
-    return format_html('<span class="pgh-empty">{}</span>', "-")
+    return SafeString('<span class="pgh-empty">-</span>')
 
 
 def _fk(field: RelatedField[Any, Any], value: Any, labels: FkLabels) -> SafeString:
@@ -102,20 +114,20 @@ def _choice(field: models.Field[Any, Any], value: Any) -> SafeString:
     return format_html('<span class="pgh-choice" title="{}">{}</span>', value, display)
 
 
-def _datetime(value: Any) -> SafeString:
+def _datetime(value: Any, dates: DateTimeFormat | None = None) -> SafeString:
     """A date, time or datetime in the current time zone and locale; ISO in ``datetime``."""
     parsed = _parse_temporal(value)
     if parsed is None:
         return escape(str(value))
     if isinstance(parsed, datetime):
         if timezone.is_aware(parsed):
-            parsed = timezone.localtime(parsed)
-        text = formats.date_format(parsed, "DATETIME_FORMAT")
+            parsed = dates.localtime(parsed) if dates else timezone.localtime(parsed)
+        text = dates(parsed) if dates else formats.date_format(parsed, "DATETIME_FORMAT")
     elif isinstance(parsed, date):
         text = formats.date_format(parsed, "DATE_FORMAT")
     else:
         text = formats.time_format(parsed, "TIME_FORMAT")
-    return format_html('<time datetime="{}">{}</time>', parsed.isoformat(), text)
+    return SafeString(f'<time datetime="{esc(parsed.isoformat())}">{esc(text)}</time>')
 
 
 def _parse_temporal(value: Any) -> datetime | date | time | None:
