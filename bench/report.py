@@ -695,6 +695,9 @@ def write(results: dict[str, Any], out: Path) -> None:
         "",
         *_environment(results["environment"]),
         *_targets(results),
+        "Why a target is missed, from measurements, and what was tried: [`ANALYSIS.md`](ANALYSIS.md) "
+        "(written by hand, kept across runs).",
+        "",
     ]
     if "writes" in results:
         lines += _writes(results)
