@@ -26,8 +26,14 @@ HOT_ID = 10_000_000
 TARGET_MS = 20.0
 
 
-def add_hot_item(start: datetime, end: datetime) -> int:
-    """An item with ``HOT_EVENTS`` events spread from ``start`` to ``end``; returns its id."""
+def add_hot_item(start: datetime, end: datetime, generated: int) -> int:
+    """An item with ``HOT_EVENTS`` events spread from ``start`` to ``end``; returns its id.
+
+    Its events draw the newest ids, so each takes the context of the generated events of its
+    moment (``generated`` of them over the same span, ``seed``'s buckets of ten, 70% with a
+    context): without one, the newest 10,000 item events would hold no user's, and every user
+    filter would walk past them first, which no live history looks like.
+    """
     from pghistory_core.meta import column
 
     item = seed.tracked_model(OURS, "Item")
@@ -45,11 +51,21 @@ def add_hot_item(start: datetime, end: datetime) -> int:
     columns = [column(events, name) for name in values]
     database.execute(
         f"INSERT INTO {database.table(events)} (pgh_created_at, pgh_label, pgh_obj_id, "
-        f"{', '.join(database.qn(c) for c in columns)}) "
+        f"pgh_context_id, {', '.join(database.qn(c) for c in columns)}) "
         "SELECT %(start)s::timestamptz + g * %(step)s::interval, "
         "CASE WHEN g = 0 THEN 'insert' ELSE 'update' END, %(id)s, "
-        f"{', '.join(values.values())} FROM generate_series(0, %(last)s) AS g",
-        {"id": HOT_ID, "start": start, "step": step, "last": HOT_EVENTS - 1},  # type: ignore[arg-type]
+        f"CASE WHEN mod(bucket, 10) < 7 THEN md5('bench-ctx-' || bucket)::uuid END, "
+        f"{', '.join(values.values())} FROM (SELECT g, "
+        f"(g::bigint * %(generated)s / %(hot)s) / {seed.EVENTS_PER_CONTEXT} AS bucket "
+        "FROM generate_series(0, %(last)s) AS g) AS hot",
+        {  # type: ignore[arg-type]
+            "id": HOT_ID,
+            "start": start,
+            "step": step,
+            "last": HOT_EVENTS - 1,
+            "generated": generated,
+            "hot": HOT_EVENTS,
+        },
     )
     last = HOT_EVENTS - 1
     with database.triggers_disabled():  # the row as of its last event, with no event of its own
