@@ -35,14 +35,13 @@ def masked_key_sql(key: str, sql: str) -> str:
 SHOWN_CELLS = 4 + len(SESSION_KEYS)
 
 
-def shown_cells(metadata: str) -> list[str]:
-    """``user_id``, ``user``, ``url``, ``command`` and the database session's keys of a
-    context's ``metadata`` (``jsonb``)."""
+def user_join_sql(metadata: str) -> str:
+    """``LEFT JOIN`` of the user named by a context's ``user`` key, aliased ``_pgh_u`` (its
+    name: ``USERNAME_SQL``). A join, not a subquery per context: Postgres can hash it."""
     user = f"({metadata} ->> 'user')"
     user_model = get_user_model()
     table = quote(user_model._meta.db_table)
     pk = f"_pgh_u.{quote(column(user_model, user_model._meta.pk.name))}"
-    name = quote(column(user_model, user_model.USERNAME_FIELD))
     if is_integer_key(user_model):
         # On the primary key's index; the text must be the key's own (no "007" for 7).
         match = (
@@ -51,7 +50,20 @@ def shown_cells(metadata: str) -> list[str]:
         )
     else:
         match = f"{pk}::text = {user}"
-    username = f"(SELECT _pgh_u.{name}::text FROM {table} AS _pgh_u WHERE {match})"
+    return f" LEFT JOIN {table} AS _pgh_u ON {match}"
+
+
+def username_sql() -> str:
+    """The user name of ``user_join_sql``'s user (NULL without one)."""
+    user_model = get_user_model()
+    return f"_pgh_u.{quote(column(user_model, user_model.USERNAME_FIELD))}::text"
+
+
+def shown_cells(metadata: str, username: str) -> list[str]:
+    """``user_id``, ``user``, ``url``, ``command`` and the database session's keys of a
+    context's ``metadata`` (``jsonb``); ``username`` is the user name's column
+    (``username_sql``, joined once per context below the cells)."""
+    user = f"({metadata} ->> 'user')"
     args = f"({metadata} -> 'command_args')"
     command = (
         f"CASE WHEN ({metadata} ->> 'command') IS NOT NULL THEN concat_ws(' ', "

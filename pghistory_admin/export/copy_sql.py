@@ -31,6 +31,8 @@ from pghistory_admin.export.cell_sql import (
     object_id_sql,
     rest_sql,
     shown_cells,
+    user_join_sql,
+    username_sql,
 )
 from pghistory_admin.export.cells import (
     neutralise,
@@ -178,18 +180,76 @@ def copy_sql(
     When the export is ``filtered``, the rows' ids (and, in a sparse chunk, their objects) are
     read first (``_pgh_chunk``); each table's branch keeps those of its events.
     """
-    branches = " UNION ALL ".join(_branch_sql(model, chunk, export) for model in chosen)
+    shared = _shares_contexts(chosen, chunk, export)
+    branches = " UNION ALL ".join(
+        _branch_sql(model, chunk, export, shared=model in shared) for model in chosen
+    )
     statement = f"SELECT * FROM ({branches}) AS _pgh_u ORDER BY _pgh_u.pgh_id DESC"
+    tables = []
     if export.filtered:
         values = ("pgh_id", "pgh_model") if chunk.dense else ("pgh_id", "pgh_model", "pgh_obj_id")
         sql, params = rows.values(*values).query.sql_with_params()
         selected = export.connection.ops.compose_sql(sql, params)
-        statement = f"WITH _pgh_chunk AS MATERIALIZED ({selected}) {statement}"
+        tables.append(f"_pgh_chunk AS MATERIALIZED ({selected})")
+    if shared:
+        tables.append(f"_pgh_cx AS MATERIALIZED ({_contexts_sql(shared, chunk, export)})")
+    if tables:
+        statement = f"WITH {', '.join(tables)} {statement}"
     return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)"
 
 
-def _branch_sql(event_model: type[Event], chunk: Chunk, export: CopyFormat) -> str:
-    """The CSV columns of one event table's events in the chunk."""
+def _shares_contexts(chosen: Sequence[type[Event]], chunk: Chunk, export: CopyFormat) -> list[Any]:
+    """The event tables whose context cells come from the chunk's table of contexts (``_pgh_cx``).
+
+    A context's cells (user name, masked rest of its metadata…) cost about 20 µs to compute; most
+    contexts have several events, in several tables. So the contexts of the events in the chunk's
+    id range are formatted once, in one table, and each branch joins it by hash. Events that keep
+    their metadata in a JSON column, and sparse chunks of a filtered export (whose range holds
+    many events that are not exported), format each event's context themselves.
+    """
+    if export.filtered and not chunk.dense:
+        return []
+    return [model for model in chosen if model.pgh_context_kind == "fk"]
+
+
+def _cells_sql(export: CopyFormat) -> str:
+    """The select list of a context's cells, from its metadata ``_pgh_m.m`` and the user name
+    ``_pgh_m.u`` (``username_sql``, joined once per context)."""
+    keys = export.keys
+    return ", ".join(
+        [
+            *(f"{cell} AS _m{i}" for i, cell in enumerate(shown_cells("_pgh_m.m", "_pgh_m.u"))),
+            *(
+                f"{masked_key_sql(key, neutralise_sql(f'(_pgh_m.m ->> {literal(key)})'))} AS _k{i}"
+                for i, key in enumerate(keys)
+            ),
+            f"{rest_sql('_pgh_m.m', keys, export.secret_pattern)} AS _rest",
+        ]
+    )
+
+
+def _contexts_sql(models_: Sequence[type[Event]], chunk: Chunk, export: CopyFormat) -> str:
+    """The cells of every context of the chunk's id range, by context id (``_x``)."""
+    ids = " UNION ALL ".join(
+        f"SELECT _pgh_e.{quote(column(model, 'pgh_context'))} AS pgh_context_id FROM "
+        f"{quote(model._meta.db_table)} AS _pgh_e "
+        f"WHERE _pgh_e.pgh_id BETWEEN {chunk.lo} AND {chunk.hi}"
+        for model in models_
+    )
+    return (
+        f"SELECT _pgh_m.id AS _x, {_cells_sql(export)} FROM (SELECT _pgh_x.id, "
+        f"_pgh_x.metadata AS m, {username_sql()} AS u "
+        f"FROM (SELECT DISTINCT _pgh_i.pgh_context_id FROM ({ids}) AS _pgh_i) AS _pgh_i "
+        f"JOIN {quote(_CONTEXT_TABLE)} AS _pgh_x ON _pgh_x.id = _pgh_i.pgh_context_id"
+        f"{user_join_sql('_pgh_x.metadata')} OFFSET 0) AS _pgh_m"
+    )
+
+
+def _branch_sql(
+    event_model: type[Event], chunk: Chunk, export: CopyFormat, *, shared: bool
+) -> str:
+    """The CSV columns of one event table's events in the chunk (``shared``: its contexts'
+    cells are joined from ``_pgh_cx``)."""
     keys, zone, filtered, connection = export.keys, export.zone, export.filtered, export.connection
     table = quote(event_model._meta.db_table)
     label = literal(event_model._meta.label)
@@ -258,26 +318,20 @@ def _branch_sql(event_model: type[Event], chunk: Chunk, export: CopyFormat) -> s
         *(f"_pgh_c._k{i}" for i in range(len(keys))),
         "_pgh_c._rest",
     ]
-    # The context's cells, computed once per event from its metadata (``_pgh_m.m``).
-    lookup = (
-        f"(SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
-        "WHERE _pgh_x.id = _pgh_r._x)"
-    )
-    metadata = f"COALESCE(_pgh_r._j, {lookup})" if json_context else lookup
-    cells = ", ".join(
-        [
-            *(f"{cell} AS _m{i}" for i, cell in enumerate(shown_cells("_pgh_m.m"))),
-            *(
-                f"{masked_key_sql(key, neutralise_sql(f'(_pgh_m.m ->> {literal(key)})'))} AS _k{i}"
-                for i, key in enumerate(keys)
-            ),
-            f"{rest_sql('_pgh_m.m', keys, export.secret_pattern)} AS _rest",
-        ]
-    )
-    joins = (
-        f" LEFT JOIN LATERAL (SELECT {cells} FROM (SELECT {metadata} AS m OFFSET 0) AS _pgh_m) "
-        "AS _pgh_c ON TRUE"
-    )
+    if shared:
+        joins = " LEFT JOIN _pgh_cx AS _pgh_c ON _pgh_c._x = _pgh_r._x"
+    else:
+        # The context's cells, computed once per event from its metadata (``_pgh_m.m``).
+        lookup = (
+            f"(SELECT _pgh_x.metadata FROM {quote(_CONTEXT_TABLE)} AS _pgh_x "
+            "WHERE _pgh_x.id = _pgh_r._x)"
+        )
+        metadata = f"COALESCE(_pgh_r._j, {lookup})" if json_context else lookup
+        joins = (
+            f" LEFT JOIN LATERAL (SELECT {_cells_sql(export)} FROM (SELECT _pgh_n.m, "
+            f"{username_sql()} AS u FROM (SELECT {metadata} AS m OFFSET 0) AS _pgh_n"
+            f"{user_join_sql('_pgh_n.m')} OFFSET 0) AS _pgh_m) AS _pgh_c ON TRUE"
+        )
     columns += [f"{_concat(data)}::text", diff]
     return f"SELECT {', '.join(columns)} FROM ({rows}) AS _pgh_r{joins}"
 
