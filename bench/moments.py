@@ -20,25 +20,29 @@ if TYPE_CHECKING:
     from bench.reads import Setup
 
 OURS = "pghistory-admin"
-HOT_EVENTS = 10_000
+HOT_EVENTS = seed.HOT_EVENTS
 #: Above every generated item id.
 HOT_ID = 10_000_000
 TARGET_MS = 20.0
 
 
-def add_hot_item(start: datetime, end: datetime, generated: int) -> int:
-    """An item with ``HOT_EVENTS`` events spread from ``start`` to ``end``; returns its id.
+def add_hot_item(plan: seed.Plan) -> int:
+    """An item with ``HOT_EVENTS`` events spread over the generated year; returns its id.
 
-    Its events draw the newest ids, so each takes the context of the generated events of its
-    moment (``generated`` of them over the same span, ``seed``'s buckets of ten, 70% with a
-    context): without one, the newest 10,000 item events would hold no user's, and every user
-    filter would walk past them first, which no live history looks like.
+    Each event takes the id ``seed`` left free at its moment and the context of the generated
+    events around it (``seed``'s buckets of ten, 70% with a context), as if written then, so id
+    order stays time order. (With the newest ids but old contexts and times, they were the first
+    10,000 item events every newest-first read walked past, each in a context of its own: no
+    live history looks like that.) The rows themselves are appended to the table's heap, next to
+    each other, where a live item's events would lie scattered among everything written between
+    them: ``blame`` and ``as_of`` read fewer pages here than they would there.
     """
     from pghistory_core.meta import column
 
     item = seed.tracked_model(OURS, "Item")
     events = seed.event_model(OURS, "Item")
-    step = (end - start) / HOT_EVENTS
+    hot = plan.hot_events
+    start, step = plan.start, (plan.at(plan.events) - plan.start) / hot
     # Every tenth event renames it, every third reprices it; the status is set once.
     values = {
         "id": "%(id)s",
@@ -50,9 +54,10 @@ def add_hot_item(start: datetime, end: datetime, generated: int) -> int:
     }
     columns = [column(events, name) for name in values]
     database.execute(
-        f"INSERT INTO {database.table(events)} (pgh_created_at, pgh_label, pgh_obj_id, "
+        f"INSERT INTO {database.table(events)} (pgh_id, pgh_created_at, pgh_label, pgh_obj_id, "
         f"pgh_context_id, {', '.join(database.qn(c) for c in columns)}) "
-        "SELECT %(start)s::timestamptz + g * %(step)s::interval, "
+        f"SELECT {plan.hot_id_sql('g')}, "
+        "%(start)s::timestamptz + g * %(step)s::interval, "
         "CASE WHEN g = 0 THEN 'insert' ELSE 'update' END, %(id)s, "
         f"CASE WHEN mod(bucket, 10) < 7 THEN md5('bench-ctx-' || bucket)::uuid END, "
         f"{', '.join(values.values())} FROM (SELECT g, "
@@ -62,12 +67,12 @@ def add_hot_item(start: datetime, end: datetime, generated: int) -> int:
             "id": HOT_ID,
             "start": start,
             "step": step,
-            "last": HOT_EVENTS - 1,
-            "generated": generated,
-            "hot": HOT_EVENTS,
+            "last": hot - 1,
+            "generated": plan.events,
+            "hot": hot,
         },
     )
-    last = HOT_EVENTS - 1
+    last = hot - 1
     with database.triggers_disabled():  # the row as of its last event, with no event of its own
         item.objects.create(
             id=HOT_ID,

@@ -506,7 +506,7 @@ def run(events: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
     plan: seed.Plan = generated.pop("_plan")
     from bench import moments
 
-    hot = moments.add_hot_item(plan.at(0), plan.at(events), events)
+    hot = moments.add_hot_item(plan)
     setup = Setup(
         events=events,
         obj=1,

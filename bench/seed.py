@@ -1,7 +1,8 @@
 """Set-based generation of the read benchmarks' history, written straight into the event tables.
 
 Events are numbered ``g = 0 … E-1`` in creation order (``pgh_id = g + 1``, timestamps spread
-evenly over the past year, so id order is time order). ``g % 10`` picks the tracked model: items
+evenly over the past year, so id order is time order; pghistory-admin's ids leave a gap every
+``E / HOT_EVENTS`` events for ``moments``' hot item, whose events take them at their moment). ``g % 10`` picks the tracked model: items
 get 50%, orders 30%, customers 20%, interleaved as in a live system. Within a model, event ``i``
 belongs to object ``i % objects + 1`` (round ``i / objects``), so each object's events spread over
 the whole year: round 0 is the insert, the last round of every 50th item a delete, the rest
@@ -28,6 +29,8 @@ from bench import models as bench_models
 USERS = 50
 RARE_USER = USERS + 1
 EVENTS_PER_CONTEXT = 10
+#: Events of ``moments``' hot item, spread over the year among pghistory-admin's generated ones.
+HOT_EVENTS = 10_000
 #: Every this many orders change customer in each of their updates (``customer_id``).
 REASSIGNED = 24
 
@@ -131,6 +134,24 @@ class Plan:
         """The creation time of event ``g``."""
         return self.start + g * self.step
 
+    @property
+    def hot_events(self) -> int:
+        """Ids left free for the hot item: one before every ``events / HOT_EVENTS``-th event."""
+        return min(HOT_EVENTS, self.events)
+
+    def event_id_sql(self, library: str) -> str:
+        """``pgh_id`` of generated event ``g``: ``g + 1``, after the hot item's free ids in
+        pghistory-admin's history (``hot_id_sql``: one before each ``k * E / H``-th event)."""
+        if library != "pghistory-admin":
+            return "g + 1"
+        return f"g + 2 + (g::bigint * {self.hot_events}) / {self.events}"
+
+    def hot_id_sql(self, k: str) -> str:
+        """``pgh_id`` of the hot item's event ``k`` (an SQL expression): the free id before
+        generated event ``ceil(k * E / H)``, after as many generated and ``k`` hot events."""
+        h, e = self.hot_events, self.events
+        return f"({k}::bigint * {e} + {h - 1}) / {h} + {k} + 1"
+
     def size(self, stream: Stream) -> int:
         """Events of ``stream``."""
         return sum(len(range(r, self.events, 10)) for r in stream.residues)
@@ -152,7 +173,7 @@ def _columns(model: type[models.Model], stream: Stream) -> tuple[list[str], list
     return names, expressions
 
 
-def _events_sql(plan: Plan, stream: Stream, events: type[models.Model]) -> str:
+def _events_sql(plan: Plan, stream: Stream, events: type[models.Model], library: str) -> str:
     size, objects = plan.size(stream), plan.objects(stream)
     lo, width = stream.residues.start, len(stream.residues)
     names, expressions = _columns(events, stream)
@@ -160,7 +181,7 @@ def _events_sql(plan: Plan, stream: Stream, events: type[models.Model]) -> str:
     return plan.sql(
         f"INSERT INTO {database.table(events)} "
         f"(pgh_id, pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {', '.join(names)}) "
-        "SELECT g + 1, ts, "
+        f"SELECT {plan.event_id_sql(library)}, ts, "
         f"CASE WHEN rnd = 0 THEN 'insert' WHEN {deleted} AND i >= {size - objects} THEN 'delete' "
         "ELSE 'update' END, obj, "
         f"CASE WHEN (g / {EVENTS_PER_CONTEXT}) % 10 < 7 "
@@ -247,7 +268,8 @@ def generate(events: int) -> dict[str, Any]:
         with database.triggers_disabled():
             database.execute(_contexts_sql(plan, context_model(library)))
             for stream in STREAMS:
-                database.execute(_events_sql(plan, stream, event_model(library, stream.kind)))
+                history = event_model(library, stream.kind)
+                database.execute(_events_sql(plan, stream, history, library))
                 model = tracked_model(library, stream.kind)
                 database.execute(_tracked_sql(plan, stream, model))
                 database.execute(
@@ -262,7 +284,8 @@ def generate(events: int) -> dict[str, Any]:
             if library == "pghistory-admin":
                 from pghistory_core.config import EVENT_ID_SEQUENCE
 
-                database.execute(f"SELECT setval('{EVENT_ID_SEQUENCE}', {events})")
+                last = events + plan.hot_events  # moments.add_hot_item takes the free ids
+                database.execute(f"SELECT setval('{EVENT_ID_SEQUENCE}', {last})")
         seconds[library] = time.perf_counter() - began
     began = time.perf_counter()
     database.vacuum_analyze(*all_tables(), get_user_model())

@@ -245,9 +245,7 @@ def _contexts_sql(models_: Sequence[type[Event]], chunk: Chunk, export: CopyForm
     )
 
 
-def _branch_sql(
-    event_model: type[Event], chunk: Chunk, export: CopyFormat, *, shared: bool
-) -> str:
+def _branch_sql(event_model: type[Event], chunk: Chunk, export: CopyFormat, *, shared: bool) -> str:
     """The CSV columns of one event table's events in the chunk (``shared``: its contexts'
     cells are joined from ``_pgh_cx``)."""
     keys, zone, filtered, connection = export.keys, export.zone, export.filtered, export.connection

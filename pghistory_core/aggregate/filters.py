@@ -81,28 +81,33 @@ def _references(event_model: type[Event]) -> list[tuple[str, type[models.Model]]
 class ContextFilter:
     """Keeps events whose context metadata contains one of several JSON documents.
 
-    Before the query is compiled, the matching contexts are looked up on the Context table's GIN
-    index (at most ``PROBE_LIMIT + 1`` of them). For a small share of all contexts (a rare user)
-    each event table is probed for their ids on its ``pgh_context_id`` index, in the table's
-    UNION ALL branch. For a large share or very many (a busy user) whose contexts include recent
-    ones, the test runs above the union instead (``OuterContextTest``): a branch with a WHERE
-    clause cannot be read along its primary key in the union's order, so Postgres fetched and
-    sorted every event of the user before returning a page (3 s at 10 million events); without
-    one, each table is read newest first and the read stops when the page is full. Above the
-    union the test compares with the ids (up to ``PROBE_LIMIT``) or, for more that are also at
-    least ``WALK_SHARE`` of all contexts, looks each event's context up by its primary key: such a
-    user's events are dense among the newest, so few are looked up, where shipping all their ids
-    (12,000 at 10 million events) or hashing them in each table's branch cost more than the page.
-    Otherwise a subquery of their contexts is hashed.
+    Before the query is compiled, the newest ``WALK_RECENT`` contexts are read (the
+    ``created_at`` index) to see how many match. A user with at least ``WALK_MIN`` of them, and
+    at least ``WALK_SHARE`` of them, is busy right now: the test runs above the union
+    (``OuterContextTest``), each table is read newest first along its primary key, and the read
+    stops when the page is full. (With a WHERE clause in each branch, a branch cannot be read in
+    the union's order: Postgres fetched and sorted every event of the user before returning a
+    page, 3 s at 10 million events.) Events of those recent contexts are decided by two hashed
+    sets of their ids, the matching and the others, shipped with the query; an older context is
+    looked up by its primary key. Newest-first reads meet the newest contexts first, several
+    events each, so few lookups remain: a busy user's page at 10 million events read 3,500
+    events and looked each one's context up (11 ms) before.
+
+    Otherwise the matching contexts are looked up on the Context table's GIN index (at most
+    ``PROBE_LIMIT + 1``). Up to ``PROBE_LIMIT`` (a rare user), each event table is probed for
+    their ids on its ``pgh_context_id`` index, in the table's UNION ALL branch; beyond, a user
+    with many contexts but none of the newest, the test above the union hashes a subquery of
+    them.
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
     PROBE_LIMIT = 5000
-    #: Matching at least this share of all contexts (a busy user), the test moves above the union...
-    WALK_SHARE = 0.005
-    #: ...if one of this many newest contexts matches; otherwise reading newest first would cross
-    #: all their events before finding one of the user's.
+    #: How many of the newest contexts are read to see whether a user is busy now...
     WALK_RECENT = 2000
+    #: ...which takes at least this many of them that match...
+    WALK_MIN = 10
+    #: ...and at least this share of them.
+    WALK_SHARE = 0.005
 
     def __init__(self, alternatives: Sequence[dict[str, Any]]) -> None:
         if not alternatives or not all(isinstance(a, dict) and a for a in alternatives):
@@ -111,13 +116,12 @@ class ContextFilter:
             json.dumps(a, cls=DjangoJSONEncoder, sort_keys=True) for a in alternatives
         ]
         #: How many contexts match (at most ``PROBE_LIMIT + 1``) and their ids as a ``uuid[]``
-        #: literal (``None`` above ``PROBE_LIMIT``), once resolved.
+        #: literal (``None`` above ``PROBE_LIMIT``), once resolved (not for a recent walk).
         self.matches = 0
         self.ids: str | None = None
-        #: Whether one of the ``WALK_RECENT`` newest contexts matches, and whether the matches are
-        #: at least ``WALK_SHARE`` of all contexts.
-        self.recent = False
-        self.dense = False
+        #: The ids of the newest contexts that match and of those that do not (``uuid[]``
+        #: literals), when the test runs above the union because the user is busy now.
+        self.recent_ids: tuple[str, str] | None = None
         #: Whether the test runs above the union (``outer_sql``) instead of in each branch.
         self.walk = False
 
@@ -125,35 +129,42 @@ class ContextFilter:
         return " OR ".join([f"{alias}.metadata @> %s::jsonb"] * len(self.documents))
 
     def resolve(self, connection: Any) -> None:
-        """Look up the matching contexts and where to test them.
-
-        One query: how many match (at most ``PROBE_LIMIT + 1``) and their ids as one ``uuid[]``
-        literal (passed back as one parameter), the planner's estimate of all contexts (no count
-        over the table), and whether one of the newest contexts matches (the ``created_at``
-        index's newest ``WALK_RECENT``).
-        """
+        """Decide where to test, reading the newest contexts and, unless that decides, the
+        matching ones (``PROBE_LIMIT + 1`` at most, with their ids as one ``uuid[]`` literal)."""
+        tests = self._tests("_pgh_c")
         with connection.cursor() as cursor:
+            # The ids only for a user busy now (a subquery under CASE runs only then).
+            busy = "_pgh_n.matching >= %s AND _pgh_n.matching >= %s * _pgh_n.recent"
+            ids = "(SELECT COALESCE(array_agg(_pgh_r.id), '{{}}')::text FROM _pgh_r WHERE {})"
             cursor.execute(
-                f"WITH _pgh_m AS (SELECT _pgh_c.id FROM {CONTEXT_TABLE} AS _pgh_c "
-                f"WHERE {self._tests('_pgh_c')} LIMIT %s) "
-                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(_pgh_m.id)::text END, "
-                "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass), "
-                f"EXISTS (SELECT FROM (SELECT _pgh_c.metadata FROM {CONTEXT_TABLE} AS _pgh_c "
-                f"ORDER BY _pgh_c.created_at DESC LIMIT %s) AS _pgh_c WHERE {self._tests('_pgh_c')}) "
-                "FROM _pgh_m",
+                f"WITH _pgh_r AS MATERIALIZED (SELECT _pgh_c.id, ({tests}) IS TRUE AS m "
+                f"FROM (SELECT _pgh_c.id, _pgh_c.metadata FROM {CONTEXT_TABLE} AS _pgh_c "
+                "ORDER BY _pgh_c.created_at DESC LIMIT %s) AS _pgh_c) "
+                "SELECT _pgh_n.recent, _pgh_n.matching, "
+                f"CASE WHEN {busy} THEN {ids.format('_pgh_r.m')} END, "
+                f"CASE WHEN {busy} THEN {ids.format('NOT _pgh_r.m')} END "
+                "FROM (SELECT count(*) AS recent, count(*) FILTER (WHERE _pgh_r.m) AS matching "
+                "FROM _pgh_r) AS _pgh_n",
                 [
                     *self.documents,
-                    self.PROBE_LIMIT + 1,
-                    self.PROBE_LIMIT,
-                    CONTEXT_TABLE,
                     self.WALK_RECENT,
-                    *self.documents,
+                    *(max(self.WALK_MIN, 1), self.WALK_SHARE) * 2,
                 ],
             )
-            self.matches, self.ids, total, self.recent = cursor.fetchone()
-        many = self.matches > self.PROBE_LIMIT
-        self.dense = total > 0 and self.matches / float(total) >= self.WALK_SHARE
-        self.walk = many or (self.dense and self.recent)
+            _recent, _matching, matching_ids, other_ids = cursor.fetchone()
+            if matching_ids is not None:
+                self.recent_ids = (matching_ids, other_ids)
+                self.walk = True
+                return
+            cursor.execute(
+                f"WITH _pgh_m AS (SELECT _pgh_c.id FROM {CONTEXT_TABLE} AS _pgh_c "
+                f"WHERE {tests} LIMIT %s) "
+                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(_pgh_m.id)::text END "
+                "FROM _pgh_m",
+                [*self.documents, self.PROBE_LIMIT + 1, self.PROBE_LIMIT],
+            )
+            self.matches, self.ids = cursor.fetchone()
+        self.walk = self.matches > self.PROBE_LIMIT
 
     def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
         """The test above the union (``TRUE`` when the branches test)."""
@@ -162,21 +173,22 @@ class ContextFilter:
         # Not indexable (IS TRUE): the union is read newest first, each table along its primary
         # key, and stops when the page is full. Rows of denormalised (JSON) contexts carry their
         # metadata and were tested in their branch; the others carry NULL there.
+        context_id = f"{alias}.pgh_context_id"
         params: list[Any]
-        if self.ids is not None:
-            test, params = f"{alias}.pgh_context_id = ANY(%s::uuid[])", [self.ids]
-        elif self.recent and self.dense:
-            # A scalar subquery (never turned into a join): one primary key lookup per event read,
-            # few when the user's events are dense among the newest. Otherwise the hashed subquery
-            # below costs less per event read.
+        if self.recent_ids is not None:
+            # A scalar subquery (never turned into a join): one primary key lookup for each
+            # event of an older context.
             test = (
-                f"(SELECT {self._tests('_pgh_k')} FROM {CONTEXT_TABLE} AS _pgh_k "
-                f"WHERE _pgh_k.id = {alias}.pgh_context_id)"
+                f"CASE WHEN {context_id} IS NULL THEN FALSE "
+                f"WHEN {context_id} = ANY(%s::uuid[]) THEN TRUE "
+                f"WHEN {context_id} = ANY(%s::uuid[]) THEN FALSE "
+                f"ELSE (SELECT {self._tests('_pgh_k')} FROM {CONTEXT_TABLE} AS _pgh_k "
+                f"WHERE _pgh_k.id = {context_id}) END"
             )
-            params = list(self.documents)
+            params = [*self.recent_ids, *self.documents]
         else:
             test = (
-                f"{alias}.pgh_context_id IN (SELECT _pgh_c.id FROM {CONTEXT_TABLE} AS _pgh_c "
+                f"{context_id} IN (SELECT _pgh_c.id FROM {CONTEXT_TABLE} AS _pgh_c "
                 f"WHERE {self._tests('_pgh_c')})"
             )
             params = list(self.documents)

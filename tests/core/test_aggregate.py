@@ -185,6 +185,7 @@ def test_context_matches_same_rows_whatever_the_strategy(
 
     monkeypatch.setattr(ContextFilter, "PROBE_LIMIT", probe_limit)
     monkeypatch.setattr(ContextFilter, "WALK_RECENT", walk_recent)
+    monkeypatch.setattr(ContextFilter, "WALK_MIN", 1)
     monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
     from tests.testapp.models import Document
 
@@ -206,16 +207,15 @@ def test_context_matches_same_rows_whatever_the_strategy(
     queryset = queryset.across(AuthorEvent)
     assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1", "a0"]
     sql = str(queryset.query)
-    # See ContextFilter: up to PROBE_LIMIT matches, their ids go to each branch (a rare user)
-    # or above the union (busy and recent); beyond, the test above the union looks each event's
-    # context up (recent and a large share) or checks the ids of a subquery.
-    many = probe_limit < 3
-    recent = walk_recent > 0
-    assert ("= ANY(" in sql) == (not many)
-    assert ("::uuid[])) IS TRUE" in sql) == (not many and walk and recent)
-    dense = walk  # WALK_SHARE 0: every user is a large share of the contexts
-    assert ("WHERE _pgh_k.id = " in sql) == (many and recent and dense)
-    assert ("IN (SELECT _pgh_c.id" in sql) == (many and not (recent and dense))
+    # See ContextFilter: a user with enough of the newest contexts is tested above the union
+    # (the newest contexts' ids, older ones looked up); otherwise up to PROBE_LIMIT matches,
+    # their ids go to each branch (a rare user); beyond, the test above the union checks the ids
+    # of a subquery.
+    busy_now = walk and walk_recent > 0  # WALK_SHARE 0, WALK_MIN 1: any recent match
+    many = not busy_now and probe_limit < 3
+    assert (_RECENT_WALK in sql) == busy_now
+    assert ('"pgh_context_id" = ANY(' in sql) == (not busy_now and not many)
+    assert ("IN (SELECT _pgh_c.id" in sql) == many
     assert [e.pgh_data["name"] for e in queryset[:2]] == ["a2", "a1"]
     assert queryset.count() == 3
 
@@ -233,9 +233,13 @@ def _contexts(user_pk, count, when):
         )
 
 
+#: What the test above the union of a user busy now looks like (ContextFilter.outer_sql).
+_RECENT_WALK = "THEN FALSE ELSE (SELECT"
+
+
 def _tested_above_the_union(user_pk):
     sql = str(Events.objects.context_matches({"user": user_pk}).order_by("-pgh_id")[:50].query)
-    return "::uuid[])) IS TRUE" in sql
+    return _RECENT_WALK in sql
 
 
 def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
@@ -249,16 +253,51 @@ def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
     now = timezone.now()
     _contexts(1, 20, now - datetime.timedelta(days=400))  # a busy user long ago
     _contexts(0, 900, now - datetime.timedelta(days=30))  # everybody else, since then
-    _contexts(2, 20, now)  # a busy user today: 20 of 941 contexts (2%)
-    _contexts(3, 1, now)  # a rare user (0.1%)
+    _contexts(2, 20, now)  # a busy user today: 20 of the newest 50 contexts
+    _contexts(3, 1, now)  # a rare user: 1 of them (fewer than WALK_MIN)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE pghistory_core_context")
     assert _tested_above_the_union(2)
     assert not _tested_above_the_union(3)
     # As busy, but 900 contexts began since: reading newest first would cross all their events.
     assert not _tested_above_the_union(1)
-    monkeypatch.setattr(ContextFilter, "WALK_RECENT", 5000)
+    monkeypatch.setattr(ContextFilter, "WALK_RECENT", 5000)  # 20 of all 941 contexts (2%)
     assert _tested_above_the_union(1)
+    monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.05)  # ... but not 5%
+    assert not _tested_above_the_union(1)
+
+
+def test_a_busy_users_events_of_older_contexts_are_looked_up(user, monkeypatch):
+    # Above the union, the newest contexts are decided by their ids; older ones (and events
+    # without a context) are not in those sets and take the lookup (or none).
+    import datetime
+
+    from django.utils import timezone
+
+    from pghistory_core.aggregate.filters import ContextFilter
+    from pghistory_core.models import Context
+
+    monkeypatch.setattr(ContextFilter, "WALK_RECENT", 3)
+    monkeypatch.setattr(ContextFilter, "WALK_MIN", 1)
+    Author.objects.create(name="no context")
+    for name, owner in [("a1", user.pk), ("b1", user.pk + 1)]:
+        with pghistory_core.context(user=owner):
+            Author.objects.create(name=name)
+    older = list(Context.objects.values_list("pk", flat=True))
+    with pgtrigger.ignore(guards.CONTEXT_GUARD):  # the owner's bypass (the suite's role)
+        Context.objects.filter(pk__in=older).update(
+            created_at=timezone.now() - datetime.timedelta(days=1)
+        )
+    for name, owner in [("a2", user.pk), ("b2", user.pk + 1), ("a3", user.pk)]:
+        with pghistory_core.context(user=owner):
+            Author.objects.create(name=name)
+    queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
+    sql = str(queryset.query)
+    assert _RECENT_WALK in sql
+    assert [e.pgh_data["name"] for e in queryset] == ["a3", "a2", "a1"]
+    mine = Events.objects.filter(pgh_context_metadata__user=user.pk).order_by("-pgh_id")
+    assert [e.pgh_data["name"] for e in mine[:2]] == ["a3", "a2"]
+    assert mine.count() == 3
 
 
 @pytest.mark.parametrize("walk", [False, True])
@@ -267,6 +306,7 @@ def test_context_matches_inside_a_subquery(user, monkeypatch, walk):
     from pghistory_core.aggregate.filters import ContextFilter
 
     monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.0 if walk else 2.0)
+    monkeypatch.setattr(ContextFilter, "WALK_MIN", 1)
     Author.objects.create(name="not mine")
     with pghistory_core.context(user=user.pk):
         Author.objects.create(name="mine")
