@@ -94,16 +94,17 @@ class ContextFilter:
     events and looked each one's context up (11 ms) before.
 
     Otherwise the matching contexts are looked up on the Context table's GIN index (at most
-    ``PROBE_LIMIT + 1``). Up to ``PROBE_LIMIT`` (a rare user), each event table is probed for
-    their ids on its ``pgh_context_id`` index, in the table's UNION ALL branch; beyond, a user
-    with many contexts but none of the newest, the test above the union hashes a subquery of
-    them.
+    ``PROBE_LIMIT + 1``). Up to ``PROBE_LIMIT`` of them, their ids are sent: to each event
+    table's UNION ALL branch, which probes its ``pgh_context_id`` index (a rare user), or above
+    the union when they are at least ``WALK_SHARE`` of all contexts and one is among the newest
+    (walked as above: probing would fetch and sort every event of theirs). Beyond, a user with
+    many contexts but few of the newest, the test above the union hashes a subquery of them.
     """
 
     #: Up to this many matching contexts, their ids are sent to each event table.
     PROBE_LIMIT = 5000
     #: How many of the newest contexts are read to see whether a user is busy now...
-    WALK_RECENT = 2000
+    WALK_RECENT = 1000
     #: ...which takes at least this many of them that match...
     WALK_MIN = 10
     #: ...and at least this share of them.
@@ -151,7 +152,7 @@ class ContextFilter:
                     *(max(self.WALK_MIN, 1), self.WALK_SHARE) * 2,
                 ],
             )
-            _recent, _matching, matching_ids, other_ids = cursor.fetchone()
+            _recent, recent_matches, matching_ids, other_ids = cursor.fetchone()
             if matching_ids is not None:
                 self.recent_ids = (matching_ids, other_ids)
                 self.walk = True
@@ -159,12 +160,15 @@ class ContextFilter:
             cursor.execute(
                 f"WITH _pgh_m AS (SELECT _pgh_c.id FROM {CONTEXT_TABLE} AS _pgh_c "
                 f"WHERE {tests} LIMIT %s) "
-                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(_pgh_m.id)::text END "
-                "FROM _pgh_m",
-                [*self.documents, self.PROBE_LIMIT + 1, self.PROBE_LIMIT],
+                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(_pgh_m.id)::text END, "
+                "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass) FROM _pgh_m",
+                [*self.documents, self.PROBE_LIMIT + 1, self.PROBE_LIMIT, CONTEXT_TABLE],
             )
-            self.matches, self.ids = cursor.fetchone()
-        self.walk = self.matches > self.PROBE_LIMIT
+            self.matches, self.ids, total = cursor.fetchone()
+        # A large share of all contexts (by the planner's estimate: no count), one of them
+        # recent: reading newest first finds the page sooner than probing every event of them.
+        dense = total > 0 and self.matches / float(total) >= self.WALK_SHARE
+        self.walk = self.matches > self.PROBE_LIMIT or (dense and recent_matches > 0)
 
     def outer_sql(self, alias: str) -> tuple[str, list[Any]]:
         """The test above the union (``TRUE`` when the branches test)."""
@@ -175,7 +179,9 @@ class ContextFilter:
         # metadata and were tested in their branch; the others carry NULL there.
         context_id = f"{alias}.pgh_context_id"
         params: list[Any]
-        if self.recent_ids is not None:
+        if self.ids is not None:
+            test, params = f"{context_id} = ANY(%s::uuid[])", [self.ids]
+        elif self.recent_ids is not None:
             # A scalar subquery (never turned into a join): one primary key lookup for each
             # event of an older context.
             test = (

@@ -267,6 +267,24 @@ def test_a_busy_recent_users_events_are_read_newest_first(monkeypatch):
     assert not _tested_above_the_union(1)
 
 
+def test_a_dense_users_ids_are_tested_above_the_union(user, monkeypatch):
+    # Not busy now (fewer than WALK_MIN of the newest contexts) but a large share of all of
+    # them, one recent: their ids go above the union, which is read newest first.
+    from pghistory_core.aggregate.filters import ContextFilter
+
+    monkeypatch.setattr(ContextFilter, "WALK_MIN", 1000)
+    monkeypatch.setattr(ContextFilter, "WALK_SHARE", 0.0)
+    Author.objects.create(name="no context")
+    for name, owner in [("a1", user.pk), ("b1", user.pk + 1), ("a2", user.pk)]:
+        with pghistory_core.context(user=owner):
+            Author.objects.create(name=name)
+    queryset = Events.objects.context_matches({"user": user.pk}).order_by("-pgh_id")
+    sql = str(queryset.query)
+    assert "pgh_context_id = ANY(" in sql and '"pgh_context_id" = ANY(' not in sql
+    assert _RECENT_WALK not in sql
+    assert [e.pgh_data["name"] for e in queryset] == ["a2", "a1"]
+
+
 def test_a_busy_users_events_of_older_contexts_are_looked_up(user, monkeypatch):
     # Above the union, the newest contexts are decided by their ids; older ones (and events
     # without a context) are not in those sets and take the lookup (or none).
