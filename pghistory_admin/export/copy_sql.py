@@ -5,7 +5,9 @@ in the chunk's ``pgh_id`` range are ordered by object, and each gets its predece
 ``lag(…) OVER (PARTITION BY pgh_obj ORDER BY pgh_id)``. The window runs over the range's events
 before the export's filter is applied, so a predecessor that the filter leaves out still counts.
 Only an object's first event in the range looks its predecessor up (one probe of the
-``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range.
+``(pgh_obj, pgh_id)`` index), and only when the table has events older than the range. The
+contexts of the range's events are formatted once each into a table of the chunk (``_pgh_cx``)
+that every branch joins by hash (``_shares_contexts``).
 
 One concept, so one module past 300 lines: every builder here adds columns or clauses to that
 one statement, and they share its aliases (``_pgh_e``, ``_pgh_r``, ``_pgh_c``…). The SQL of the

@@ -834,3 +834,45 @@ def test_a_real_server_aborts_a_download_that_fails(settings, client, monkeypatc
     finally:
         server.close()
         thread.join(10)
+
+
+# --- the contexts of a chunk --------------------------------------------------------------------
+
+
+def test_context_cells_are_the_same_per_chunk_table_or_per_event(db):
+    # An unfiltered chunk formats its contexts once into a table joined by hash; a sparse
+    # filtered chunk formats each exported event's context. Both print what the rows say.
+    from pghistory_admin.export import copy_statements
+
+    alice = get_user_model().objects.create(username="=alice")
+    contexts = [
+        {"user": alice.pk, "url": "/a", "tag": "x"},
+        {"user": str(alice.pk)},  # the key's own text matches
+        {"user": f"00{alice.pk}"},  # not the key's text: no name
+        {"user": 10**9},  # nobody
+        {"user": "abc"},
+        {"command": "sync", "command_args": ["--all", 3]},
+        {"password": "hunter2", "token": None},
+    ]
+    for index, metadata in enumerate(contexts):
+        with pghistory_core.context(**metadata):
+            Author.objects.create(name=f"a{index}")
+            Author.objects.create(name=f"b{index}")
+    everything = Events.objects.all()
+    assert "_pgh_cx AS MATERIALIZED" in next(copy_statements(everything))
+    _, rows = copy_rows(everything)
+    _, expected = export(everything)
+
+    def normalised(row):  # the oracle keeps Python's key order inside the JSON cells
+        return {
+            k: json.loads(v) if k in ("context", "data", "diff") and v else v
+            for k, v in row.items()
+        }
+
+    assert [normalised(r) for r in rows] == [normalised(r) for r in expected]
+    assert {r["user"] for r in rows} >= {"'=alice", ""}
+    every_other = sorted(everything.values_list("pgh_id", flat=True))[::2]
+    sparse = Events.objects.filter(pgh_id__in=every_other)
+    assert "_pgh_cx" not in next(copy_statements(sparse))
+    _, sparse_rows = copy_rows(sparse)
+    assert sparse_rows == [r for r in rows if int(r["pgh_id"]) in set(every_other)]
