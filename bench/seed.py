@@ -2,8 +2,8 @@
 
 Events are numbered ``g = 0 … E-1`` in creation order (``pgh_id = g + 1``, timestamps spread
 evenly over the past year, so id order is time order; pghistory-admin's ids leave a gap every
-``E / HOT_EVENTS`` events for ``moments``' hot item, whose events take them at their moment). ``g % 10`` picks the tracked model: items
-get 50%, orders 30%, customers 20%, interleaved as in a live system. Within a model, event ``i``
+``E / HOT_EVENTS`` events for ``moments``' hot item, whose events take them at their moment).
+``g % 10`` picks the tracked model: items get 50%, orders 30%, customers 20%, interleaved as in a live system. Within a model, event ``i``
 belongs to object ``i % objects + 1`` (round ``i / objects``), so each object's events spread over
 the whole year: round 0 is the insert, the last round of every 50th item a delete, the rest
 updates that change at least one field (every ``REASSIGNED``-th order changes customer in each

@@ -37,7 +37,7 @@ SHOWN_CELLS = 4 + len(SESSION_KEYS)
 
 def user_join_sql(metadata: str) -> str:
     """``LEFT JOIN`` of the user named by a context's ``user`` key, aliased ``_pgh_u`` (its
-    name: ``USERNAME_SQL``). A join, not a subquery per context: Postgres can hash it."""
+    name: ``username_sql()``). A join, not a subquery per context: Postgres can hash it."""
     user = f"({metadata} ->> 'user')"
     user_model = get_user_model()
     table = quote(user_model._meta.db_table)

@@ -141,8 +141,7 @@ class ContextFilter:
                 f"WITH _pgh_r AS MATERIALIZED (SELECT _pgh_c.id, ({tests}) IS TRUE AS m "
                 f"FROM (SELECT _pgh_c.id, _pgh_c.metadata FROM {CONTEXT_TABLE} AS _pgh_c "
                 "ORDER BY _pgh_c.created_at DESC LIMIT %s) AS _pgh_c) "
-                "SELECT _pgh_n.recent, _pgh_n.matching, "
-                f"CASE WHEN {busy} THEN {ids.format('_pgh_r.m')} END, "
+                f"SELECT _pgh_n.matching, CASE WHEN {busy} THEN {ids.format('_pgh_r.m')} END, "
                 f"CASE WHEN {busy} THEN {ids.format('NOT _pgh_r.m')} END "
                 "FROM (SELECT count(*) AS recent, count(*) FILTER (WHERE _pgh_r.m) AS matching "
                 "FROM _pgh_r) AS _pgh_n",
@@ -152,7 +151,7 @@ class ContextFilter:
                     *(max(self.WALK_MIN, 1), self.WALK_SHARE) * 2,
                 ],
             )
-            _recent, recent_matches, matching_ids, other_ids = cursor.fetchone()
+            recent_matches, matching_ids, other_ids = cursor.fetchone()
             if matching_ids is not None:
                 self.recent_ids = (matching_ids, other_ids)
                 self.walk = True
