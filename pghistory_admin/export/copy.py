@@ -8,7 +8,7 @@ and hand its output over in blocks, under the statement timeout (``bounded``).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
@@ -27,6 +27,7 @@ from pghistory_admin.export.cells import (
     header,
     neutralise,
 )
+from pghistory_admin.export.copy_out import copy_out_blocks
 from pghistory_admin.export.copy_sql import Chunk, CopyFormat, copy_sql
 
 #: Events per ``COPY`` statement. psycopg 3 hands a statement's rows over as they come, so chunks
@@ -191,7 +192,7 @@ def stream(connection: Any, statement: str) -> Iterator[bytes]:
             return
         # Leaving this block early (GeneratorExit at a yield) makes psycopg cancel the COPY.
         with raw.copy(statement) as copy:
-            yield from _blocks(copy)
+            yield from copy_out_blocks(copy, BLOCK_SIZE)
 
 
 def copy_into(connection: Any, statement: str, write: Callable[[bytes], None]) -> None:
@@ -208,20 +209,8 @@ def copy_into(connection: Any, statement: str, write: Callable[[bytes], None]) -
             sink.flush()
             return
         with raw.copy(statement) as copy:
-            for block in _blocks(copy):
+            for block in copy_out_blocks(copy, BLOCK_SIZE):
                 write(block)
-
-
-def _blocks(copy: Iterable[bytes]) -> Iterator[bytes]:
-    """psycopg 3 hands a ``COPY``'s output over a row at a time: gathered into blocks."""
-    block = bytearray()
-    for data in copy:
-        block += data
-        if len(block) >= BLOCK_SIZE:
-            yield bytes(block)
-            block.clear()
-    if block:
-        yield bytes(block)
 
 
 class _BlockWriter:
