@@ -34,16 +34,22 @@ def copy_out_blocks(copy: Any, size: int) -> Iterator[bytes]:
     with selectors.DefaultSelector() as selector:
         selector.register(pgconn.socket, selectors.EVENT_READ)
         get = pgconn.get_copy_data
+        # Whether the socket was read since the last row: the server is usually ahead, so the
+        # socket is read first and waited for only when it had nothing.
+        read = False
         while True:
             nbytes, data = get(1)  # 1: don't block, 0 when no whole row is buffered
             if nbytes > 0:
+                read = False
                 block += data
                 if len(block) >= size:
                     yield bytes(block)
                     block.clear()
             elif nbytes == 0:
-                selector.select()
+                if read:
+                    selector.select()
                 pgconn.consume_input()
+                read = True
             else:  # -1: the data ended; -2: an error, in the results
                 break
         _finish(pgconn, selector, encoding)
