@@ -59,6 +59,10 @@ _PLAIN_TYPES = re.compile(
     r"|varchar\(\d+\)"
 )
 
+#: Plain types whose own text is their JSON text: cast, not passed through ``to_json`` (which
+#: looks the value's type up on every call, ~0.2 µs a value).
+_SELF_JSON_TYPES = {"smallint", "integer", "bigint", "boolean"}
+
 
 #: ``concat_ws`` takes at most 100 arguments.
 _MAX_ARGS = 90
@@ -104,9 +108,13 @@ class _Tracked:
     column: str
     plain: bool
     secret: bool
+    #: Whether the column's text is its JSON text (integers, booleans): ``plain`` as well.
+    self_json: bool = False
 
     def value(self, alias: str) -> str:
         """Its JSON value, NULL for SQL NULL: ``text`` when ``plain``, else ``jsonb``."""
+        if self.self_json:
+            return f"{alias}.{self.column}::text"
         if self.plain:
             return f"to_json({alias}.{self.column})::text"
         return f"to_jsonb({alias}.{self.column})"
@@ -169,6 +177,7 @@ def _tracked(event_model: type[Event], connection: Any) -> list[_Tracked]:
                 column=quote(column(event_model, name)),
                 plain=_PLAIN_TYPES.fullmatch(db_type) is not None,
                 secret=key in secrets,
+                self_json=db_type in _SELF_JSON_TYPES,
             )
         )
     return sorted(found, key=lambda tracked: (len(tracked.key.encode()), tracked.key.encode()))
