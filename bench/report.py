@@ -624,7 +624,8 @@ def _reads(results: dict[str, Any]) -> list[str]:
         "that a slow export cannot take the whole run), written into a sink that only counts characters (rows through `csv.writer`, `copy_chunks` bytes as they come); "
         '"(whole history)" exports every event with `copy_chunks` (parallel `COPY`s on `PGHISTORY_ADMIN_EXPORT_CONNECTIONS` '
         'connections, default 2), "(whole history, one connection)" the same on one connection. '
-        "Peak RSS growth is sampled every 5 ms against the RSS before the export.",
+        "Peak RSS growth: the kernel's peak RSS of the process (`VmHWM`, reset as the export starts) "
+        "over the RSS before the export.",
         "",
         "| library | how | events | min / median | events/s (median) | peak RSS growth | CSV |",
         "|---|---|---|---|---|---|---|",
