@@ -333,7 +333,8 @@ def _writes(results: dict[str, Any]) -> list[str]:
         "",
         "Every sample starts from empty tables (event and context tables included) after a "
         "`CHECKPOINT`, runs in one transaction (commit included in the time), and the variants are "
-        "interleaved in each repetition. The ratio is the median over the untracked median.",
+        "interleaved in each repetition. The ratio is the median over the untracked median. "
+        "Single-row `save()`s, the noisiest samples, are taken three times per repetition.",
         "",
         "| operation | untracked | pghistory-admin, context | ratio | pghistory-admin, no context | ratio "
         "| django-pghistory, context | ratio | django-pghistory, no context | ratio | django-simple-history | ratio |",

@@ -38,6 +38,10 @@ class Operation:
     run: Callable[[Variant, Any], None]
     #: How many events a library recording everything writes (rows, saves).
     expected: Callable[[int, int], int]
+    #: Samples of each variant per repetition. Single-row ``save()``s take about a second and
+    #: vary most between samples (a few slow ones moved a median of five by 0.3x), so they are
+    #: sampled more often.
+    rounds: int = 1
 
 
 def seed(model: type[models.Model], rows: int) -> None:
@@ -96,6 +100,7 @@ OPERATIONS = [
         _seeded_objects,
         _save_each,
         lambda n, s: s,
+        rounds=3,
     ),
     Operation("delete", "`QuerySet.delete()` (N rows)", _seeded, _delete, lambda n, s: n),
 ]
@@ -151,15 +156,16 @@ def run(rows: int, saves: int, repeat: int, plans_dir: Path) -> dict[str, Any]:
     for rep in range(repeat):
         for operation in OPERATIONS:
             variants = _variants_of(operation)
-            shift = rep % len(variants)
-            for variant in variants[shift:] + variants[:shift]:
-                measured = sample(operation, variant, rows, saves)
-                collected.setdefault((operation.key, variant.key), []).append(measured)
-                print(
-                    f"  writes rep {rep + 1}/{repeat} {operation.key:<11} {variant.key:<48}"
-                    f" {measured['seconds']:8.3f} s  events={measured['events']}",
-                    file=sys.stderr,
-                )
+            for round_ in range(operation.rounds):
+                shift = (rep * operation.rounds + round_) % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    measured = sample(operation, variant, rows, saves)
+                    collected.setdefault((operation.key, variant.key), []).append(measured)
+                    print(
+                        f"  writes rep {rep + 1}/{repeat} {operation.key:<11} {variant.key:<48}"
+                        f" {measured['seconds']:8.3f} s  events={measured['events']}",
+                        file=sys.stderr,
+                    )
     for operation in OPERATIONS:
         for variant in _variants_of(operation):
             measured_list = collected[(operation.key, variant.key)]
