@@ -334,7 +334,8 @@ def _writes(results: dict[str, Any]) -> list[str]:
         "Every sample starts from empty tables (event and context tables included) after a "
         "`CHECKPOINT`, runs in one transaction (commit included in the time), and the variants are "
         "interleaved in each repetition. The ratio is the median over the untracked median. "
-        "Single-row `save()`s, the noisiest samples, are taken three times per repetition.",
+        "`QuerySet.update()`, `QuerySet.delete()` and single-row `save()`s, whose medians of five "
+        "moved most between runs, are sampled three times per repetition.",
         "",
         "| operation | untracked | pghistory-admin, context | ratio | pghistory-admin, no context | ratio "
         "| django-pghistory, context | ratio | django-pghistory, no context | ratio | django-simple-history | ratio |",
@@ -507,7 +508,8 @@ def _event_floor(floor: dict[str, Any]) -> list[str]:
         f"`INSERT … SELECT` of {_n(rows)} event rows into copies of pghistory-admin's event table with more and "
         "more of its indexes (inside no trigger: what any trigger writing one row per changed row pays at least), "
         f"beside the untracked and the tracked `update()` and `delete()` of {_n(rows)} rows (inside a context), "
-        "interleaved, medians. The floor of a tracked write is the untracked write plus the last index line.",
+        f"interleaved, medians of {floor['untracked update()']['n']}. The floor of a tracked write is the "
+        "untracked write plus the last index line.",
         "",
         f"| event table | median ({_n(rows)} events) | µs per event | x the untracked `update()` |",
         "|---|---|---|---|",

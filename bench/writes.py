@@ -38,9 +38,9 @@ class Operation:
     run: Callable[[Variant, Any], None]
     #: How many events a library recording everything writes (rows, saves).
     expected: Callable[[int, int], int]
-    #: Samples of each variant per repetition. Single-row ``save()``s take about a second and
-    #: vary most between samples (a few slow ones moved a median of five by 0.3x), so they are
-    #: sampled more often.
+    #: Samples of each variant per repetition. The medians of five samples of ``save()``,
+    #: ``update()`` and ``delete()`` moved by 0.3x between runs of the same code (a few slow
+    #: samples decide them), so those are sampled three times per repetition.
     rounds: int = 1
 
 
@@ -93,7 +93,7 @@ def _delete(variant: Variant, payload: None) -> None:
 
 OPERATIONS = [
     Operation("bulk_create", "`bulk_create` (N rows)", _new_items, _bulk_create, lambda n, s: n),
-    Operation("update", "`QuerySet.update()` (N rows)", _seeded, _update, lambda n, s: n),
+    Operation("update", "`QuerySet.update()` (N rows)", _seeded, _update, lambda n, s: n, rounds=3),
     Operation(
         "save",
         "single-row `save()` x S in one transaction",
@@ -102,7 +102,7 @@ OPERATIONS = [
         lambda n, s: s,
         rounds=3,
     ),
-    Operation("delete", "`QuerySet.delete()` (N rows)", _seeded, _delete, lambda n, s: n),
+    Operation("delete", "`QuerySet.delete()` (N rows)", _seeded, _delete, lambda n, s: n, rounds=3),
 ]
 
 
@@ -300,7 +300,7 @@ _FLOOR_INDEXES = [
 ]
 
 
-def event_floor(rows: int, repeat: int = 5) -> dict[str, Any]:
+def event_floor(rows: int, repeat: int = 15) -> dict[str, Any]:
     """What writing ``rows`` events costs with each index of the event table, beside the untracked
     and the tracked ``update()`` and ``delete()`` of as many rows: a trigger cannot write its
     events for less.
