@@ -40,6 +40,7 @@ from tests.testapp.models import (
     Counter,
     Document,
     DocumentEvent,
+    LedgerEntry,
     Note,
     Restaurant,
     Ticket,
@@ -438,6 +439,13 @@ def varied_history(author, book):
     author.save()
     Author.objects.create(name="Gone", email="gone@example.com").delete()
     Note.objects.create(text="n")
+    # numeric and float columns: compared as jsonb, their pairs printed without building arrays
+    entry = LedgerEntry.objects.create(account="a", amount="1.00", rate=0.1)
+    for rate in (1e20, float("nan"), None, -0.0, 2.5e-8, float("-inf")):
+        entry.rate = rate
+        entry.save()
+    entry.amount = "-3.25"
+    entry.save()
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 10000])
@@ -448,6 +456,13 @@ def test_copy_cells_are_the_text_postgres_prints(varied_history, chunk_size):
     # The JSON diff strips null fields inside changed values, as jsonb_strip_nulls does.
     book = next(r for r in rows if r["model"] == "testapp.Book" and '"data"' in r["diff"])
     assert '"x": null' not in book["diff"] and '"x": null' in book["data"]
+    ledger = {r["diff"] for r in rows if r["model"] == "testapp.LedgerEntry"}
+    assert ledger >= {
+        '{"rate": [0.1, 100000000000000000000]}',
+        '{"rate": [100000000000000000000, "NaN"]}',
+        '{"rate": ["NaN", null]}',
+        '{"amount": [1.00, -3.25]}',
+    }
 
 
 def test_copy_export_is_the_same_in_any_chunking(varied_history):
