@@ -140,7 +140,7 @@ class _Tracked:
         """How ``jsonb_strip_nulls(jsonb_build_array(old, new))`` prints."""
         if self.secret:
             return [_Text(jsonb_text([MASK, MASK]))]
-        if self.plain or self.scalar:  # scalars: nothing to strip, ", " between them
+        if self.scalar:  # nothing to strip, ", " between them
             return [_Text("["), *self.text(old), _Text(", "), *self.text(new), _Text("]")]
         return [f"jsonb_strip_nulls(jsonb_build_array({old}, {new}))::text"]
 
@@ -180,14 +180,15 @@ def _tracked(event_model: type[Event], connection: Any) -> list[_Tracked]:
     for name in event_model.pgh_tracked_fields:
         key = field(tracked_model, name).attname
         db_type = (field(event_model, name).db_type(connection) or "").strip().lower()
+        plain = _PLAIN_TYPES.fullmatch(db_type) is not None
         found.append(
             _Tracked(
                 key=key,
                 column=quote(column(event_model, name)),
-                plain=_PLAIN_TYPES.fullmatch(db_type) is not None,
+                plain=plain,
                 secret=key in secrets,
                 self_json=db_type in _SELF_JSON_TYPES,
-                scalar=_SCALAR_TYPES.fullmatch(db_type) is not None,
+                scalar=plain or _SCALAR_TYPES.fullmatch(db_type) is not None,
             )
         )
     return sorted(found, key=lambda tracked: (len(tracked.key.encode()), tracked.key.encode()))
