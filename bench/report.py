@@ -81,19 +81,6 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 )
         _write_speed_targets(results, add)
         _outside_writes_targets(results["writes"].get("_outside_writes"), add)
-        ours, peer = (
-            _write(results, "delete", f"{OURS}+ctx"),
-            _write(results, "delete", f"{PEER}+ctx"),
-        )
-        if ours and peer:
-            speedup = peer["median"] / ours["median"]
-            by_min = peer["min"] / ours["min"]
-            add(
-                "`delete()` inside a context",
-                "≥ 5x faster than django-pghistory",
-                f"{speedup:.1f}x faster (ratio of mins {by_min:.1f}x)",
-                speedup >= 5,
-            )
     reads = results.get("reads")
     if reads:
         queries = reads["queries"]
@@ -285,12 +272,22 @@ def _write_speed_targets(results: dict[str, Any], add: Callable[..., None]) -> N
             tracked, untracked = floor[f"tracked {op}()"], floor[f"untracked {op}()"]
             ratio = tracked["median"] / (untracked["median"] + events["median"])
             by_min = tracked["min"] / (untracked["min"] + events["min"])
+            notes = [f"{ratio / 1.15 - 1:+.0%} vs target"] if ratio > 1.15 else []
+            ours, peer = _write(results, op, f"{OURS}+ctx"), _write(results, op, f"{PEER}+ctx")
+            if op == "delete" and ours and peer:
+                # Issue 15 gave delete() this target in place of "≥ 5x faster than the peer"
+                # (issue 5), which the floor alone does not reach: both are shown here.
+                notes.append(
+                    f"{peer['median'] / ours['median']:.1f}x faster than {PEER} "
+                    f"(its floor alone: "
+                    f"{peer['median'] / (untracked['median'] + events['median']):.1f}x)"
+                )
             add(
                 f"`{op}()` of {floor['rows']:,} rows inside a context, against its floor",
                 f"≤ 1.15x (untracked `{op}()` + writing its events)",
                 f"{ratio:.2f}x (ratio of mins {by_min:.2f}x)",
                 ratio <= 1.15,
-                f"{ratio / 1.15 - 1:+.0%} vs target" if ratio > 1.15 else "",
+                "; ".join(notes),
             )
 
 
