@@ -5,7 +5,7 @@ import io
 import json
 import re
 import tracemalloc
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +13,7 @@ from django.core.signals import request_finished
 from django.db import OperationalError, close_old_connections, connection, connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 from django.test import override_settings
@@ -446,6 +447,22 @@ def varied_history(author, book):
         entry.save()
     entry.amount = "-3.25"
     entry.save()
+    # Compared as stored where the type's equality is jsonb's: -0.0 equals 0.0, key order and
+    # spacing do not count, and a date, a time stamp or a binary value counts when it changes.
+    entry.rate, entry.data = 0.0, {"a": 1, "b": [2]}
+    entry.save()
+    LedgerEntry.objects.filter(pk=entry.pk).update(
+        rate=RawSQL("'-0'::double precision", ()), data={"b": [2], "a": 1}, account="b"
+    )
+    entry.refresh_from_db()
+    entry.booked_on, entry.booked_at, entry.blob = (
+        date(2026, 1, 2),
+        datetime(2026, 1, 2, 3, tzinfo=UTC),
+        b"\0",
+    )
+    entry.save()
+    entry.booked_at, entry.blob = datetime(2026, 1, 2, 3, 0, 0, 1, tzinfo=UTC), b"\0\1"
+    entry.save()
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 10000])
@@ -462,7 +479,9 @@ def test_copy_cells_are_the_text_postgres_prints(varied_history, chunk_size):
         '{"rate": [100000000000000000000, "NaN"]}',
         '{"rate": ["NaN", null]}',
         '{"amount": [1.00, -3.25]}',
+        '{"account": ["a", "b"]}',
     }
+    assert sum('"blob": [' in diff and '"booked_at": [' in diff for diff in ledger) == 2
 
 
 def test_copy_export_is_the_same_in_any_chunking(varied_history):

@@ -115,6 +115,24 @@ def test_the_connections_are_bounded_by_the_setting_and_closed(settings):
     assert _wait_until_gone() == ([], [])
 
 
+def test_the_chunks_run_without_parallel_workers(settings, monkeypatch):
+    """The export's connections are its parallelism; workers inside a plan would compete."""
+    _many_authors(300)
+    seen = []
+    run = parallel.copy_into
+
+    def copy_into(connection, statement, write):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+            seen.append(cursor.fetchone()[0])
+        run(connection, statement, write)
+
+    monkeypatch.setattr(parallel, "copy_into", copy_into)
+    assert _content(Events.objects.all(), settings, 2, chunk_size=100).count(b"\n") == 301
+    assert len(seen) >= 3 and set(seen) == {"0"}
+    assert _sql("SELECT current_setting('max_parallel_workers_per_gather')") != [("0",)]
+
+
 def test_an_export_in_an_atomic_block_reads_its_uncommitted_rows(settings):
     settings.PGHISTORY_ADMIN_EXPORT_CONNECTIONS = 2
     with transaction.atomic():
