@@ -455,6 +455,10 @@ def varied_history(author, book):
         rate=RawSQL("'-0'::double precision", ()), data={"b": [2], "a": 1}, account="b"
     )
     entry.refresh_from_db()
+    # A numeric that is not a JSON number prints as a string, as in jsonb.
+    LedgerEntry.objects.filter(pk=entry.pk).update(amount=RawSQL("'NaN'::numeric", ()))
+    LedgerEntry.objects.filter(pk=entry.pk).update(amount="0.50")
+    entry.refresh_from_db()
     entry.booked_on, entry.booked_at, entry.blob = (
         date(2026, 1, 2),
         datetime(2026, 1, 2, 3, tzinfo=UTC),
@@ -480,6 +484,8 @@ def test_copy_cells_are_the_text_postgres_prints(varied_history, chunk_size):
         '{"rate": ["NaN", null]}',
         '{"amount": [1.00, -3.25]}',
         '{"account": ["a", "b"]}',
+        '{"amount": [-3.25, "NaN"]}',
+        '{"amount": ["NaN", 0.50]}',
     }
     assert sum('"blob": [' in diff and '"booked_at": [' in diff for diff in ledger) == 2
 
