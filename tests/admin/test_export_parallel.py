@@ -115,22 +115,46 @@ def test_the_connections_are_bounded_by_the_setting_and_closed(settings):
     assert _wait_until_gone() == ([], [])
 
 
-def test_the_chunks_run_without_parallel_workers(settings, monkeypatch):
-    """The export's connections are its parallelism; workers inside a plan would compete."""
+@pytest.mark.parametrize(
+    ("work_mem", "expected"), [("unset", "128MB"), (None, None), ("96MB", "96MB"), (8192, "8MB")]
+)
+def test_the_chunks_run_without_parallel_workers_with_their_work_mem(
+    settings, monkeypatch, work_mem, expected
+):
+    """The export's connections are its parallelism (workers inside a plan would compete), and
+    its chunks sort in ``PGHISTORY_ADMIN_EXPORT_WORK_MEM``; the request's connection keeps both."""
     _many_authors(300)
+    if work_mem != "unset":
+        settings.PGHISTORY_ADMIN_EXPORT_WORK_MEM = work_mem
+    server = _sql(
+        "SELECT current_setting('work_mem'), current_setting('max_parallel_workers_per_gather')"
+    )
     seen = []
     run = parallel.copy_into
 
     def copy_into(connection, statement, write):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
-            seen.append(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT current_setting('work_mem'), "
+                "current_setting('max_parallel_workers_per_gather')"
+            )
+            seen.append(cursor.fetchone())
         run(connection, statement, write)
 
     monkeypatch.setattr(parallel, "copy_into", copy_into)
     assert _content(Events.objects.all(), settings, 2, chunk_size=100).count(b"\n") == 301
-    assert len(seen) >= 3 and set(seen) == {"0"}
-    assert _sql("SELECT current_setting('max_parallel_workers_per_gather')") != [("0",)]
+    assert len(seen) >= 3 and set(seen) == {(expected or server[0][0], "0")}
+    assert server[0][1] != "0"
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem')")
+        assert cursor.fetchone()[0] == server[0][0]
+
+
+@pytest.mark.parametrize("value", ["lots", "128 mb", 12, "0MB", "3TB", True, 1.5, ["1MB"]])
+def test_the_work_mem_setting_is_validated(settings, value):
+    settings.PGHISTORY_ADMIN_EXPORT_WORK_MEM = value
+    with pytest.raises(ImproperlyConfigured, match="PGHISTORY_ADMIN_EXPORT_WORK_MEM"):
+        conf.export_work_mem()
 
 
 def test_an_export_in_an_atomic_block_reads_its_uncommitted_rows(settings):
