@@ -76,7 +76,7 @@ _SCALAR_TYPES = re.compile(r"(numeric|decimal)(\(\d+,\s*\d+\))?|real|double prec
 _NUMERIC_TYPES = re.compile(r"(numeric|decimal)(\(\d+(,\s*\d+)?\))?")
 
 
-#: Types whose equality is byte equality of their text, whatever the column's collation says.
+#: Text types: compared byte by byte (``COLLATE "C"``), whatever the column's collation says.
 _TEXT_TYPES = re.compile(r"text|varchar\(\d+\)")
 
 #: ``concat_ws`` takes at most 100 arguments.
@@ -132,7 +132,7 @@ class _Tracked:
     typed: bool
     #: Whether it is compared byte by byte (``COLLATE "C"``): a nondeterministic collation
     #: would call two different texts equal, which ``jsonb`` does not.
-    text: bool
+    bytewise: bool
     #: For a ``numeric`` (``_NUMERIC_TYPES``), which is printed from its own text: the values
     #: that ``jsonb`` prints as strings (NaN, and the infinities from Postgres 14 on).
     numeric: tuple[str, ...] = ()
@@ -159,7 +159,7 @@ class _Tracked:
 
     def changed(self, old: str, new: str) -> str:
         """Whether ``old`` differs from ``new`` (both as stored when ``typed``, else ``value()``)."""
-        if self.text:
+        if self.bytewise:
             return f'{old} COLLATE "C" IS DISTINCT FROM {new} COLLATE "C"'
         return f"{old} IS DISTINCT FROM {new}"
 
@@ -226,7 +226,7 @@ def _tracked(event_model: type[Event], connection: Any) -> list[_Tracked]:
                 self_json=db_type in _SELF_JSON_TYPES,
                 scalar=scalar,
                 typed=scalar or db_type == "jsonb",
-                text=_TEXT_TYPES.fullmatch(db_type) is not None,
+                bytewise=_TEXT_TYPES.fullmatch(db_type) is not None,
                 numeric=_non_numbers(connection) if _NUMERIC_TYPES.fullmatch(db_type) else (),
             )
         )
