@@ -173,6 +173,39 @@ def test_a_bulk_update_after_a_single_row_update_keeps_a_linear_plan():
     )
 
 
+def _temp_files():
+    """Temporary files written in the test database so far; None before PostgreSQL 15, which
+    cannot flush a session's statistics on demand."""
+    if connection.pg_version < 150000:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT temp_files FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # statistics are flushed only between transactions
+def test_an_update_whose_transition_tables_spill_to_disk_records_every_changed_row():
+    # Postgres keeps a statement's transition tables in memory up to the work_mem it started
+    # with and writes the rest to temporary files; the trigger's join of old and new rows then
+    # reads them back (and, under this work_mem, hashes them in batches on disk too).
+    Author.objects.bulk_create(
+        [Author(name=f"a{i}", email="same@x" if i % 3 == 0 else "") for i in range(6_000)]
+    )
+    before = _temp_files()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64kB'")
+        assert Author.objects.update(email="same@x") == 6_000
+    if before is not None:
+        assert _temp_files() > before
+    updates = AuthorEvent.objects.filter(pgh_label="update")
+    assert updates.count() == 4_000
+    assert set(updates.values_list("email", flat=True)) == {"same@x"}
+    unchanged = Author.objects.filter(name__in=[f"a{i}" for i in range(0, 6_000, 3)])
+    assert not updates.filter(pgh_obj__in=unchanged).exists()
+
+
 def test_the_pk_change_trigger_names_only_the_primary_key_in_its_condition():
     # Postgres refuses ALTER COLUMN TYPE of a column used in a trigger's WHEN clause;
     # django-pgtrigger then re-creates the trigger without its hash comment (shown OUTDATED).
