@@ -56,16 +56,6 @@ def checkpoint() -> None:
     execute("CHECKPOINT")
 
 
-def temp_bytes() -> int | None:
-    """Bytes of temporary files written in this database so far, once this session's statistics
-    are flushed (``pg_stat_force_next_flush``: PostgreSQL 15 and newer; None before)."""
-    if connection.pg_version < 150000:  # type: ignore[attr-defined]
-        return None
-    execute("SELECT pg_stat_force_next_flush()")
-    execute("SELECT pg_stat_clear_snapshot()")
-    return int(scalar("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"))
-
-
 def vacuum_analyze(*tables: type[models.Model] | str) -> None:
     """``VACUUM (ANALYZE)`` each table (outside a transaction)."""
     for t in tables:

@@ -273,12 +273,6 @@ def _write_speed_targets(results: dict[str, Any], add: Callable[..., None]) -> N
             ratio = tracked["median"] / (untracked["median"] + events["median"])
             by_min = tracked["min"] / (untracked["min"] + events["min"])
             notes = [f"{ratio / 1.15 - 1:+.0%} vs target"] if ratio > 1.15 else []
-            roomy = f"work_mem {floor.get('roomy_work_mem')}"
-            if f"tracked {op}(), {roomy}" in floor:
-                in_memory = floor[f"tracked {op}(), {roomy}"]["median"] / (
-                    floor[f"untracked {op}(), {roomy}"]["median"] + events["median"]
-                )
-                notes.append(f"{in_memory:.2f}x under {roomy} (transition tables in memory)")
             # Issue 15 gave delete() this target in place of "≥ 5x faster than the peer" (issue 5),
             # which the floor alone does not reach: the speedup is shown beside it.
             ours, peer = _write(results, op, f"{OURS}+ctx"), _write(results, op, f"{PEER}+ctx")
@@ -528,31 +522,14 @@ def _event_floor(floor: dict[str, Any]) -> list[str]:
         "| write | median | x the untracked write | x (untracked + writing its events) |",
         "|---|---|---|---|",
     ]
-    roomy = f"work_mem {floor.get('roomy_work_mem')}"
-    for op, suffix, title in (
-        ("update", "", ""),
-        ("update", f", {roomy}", f" ({roomy})"),
-        ("delete", "", ""),
-    ):
-        if f"tracked {op}(){suffix}" not in floor:
-            continue
-        untracked = floor[f"untracked {op}(){suffix}"]["median"]
+    for op in ("update", "delete"):
+        untracked = floor[f"untracked {op}()"]["median"]
         for kind in ("untracked", "tracked"):
-            median = floor[f"{kind} {op}(){suffix}"]["median"]
+            median = floor[f"{kind} {op}()"]["median"]
             lines.append(
-                f"| {kind} `{op}()`{title} | {_ms(median)} | {median / untracked:.2f}x | "
+                f"| {kind} `{op}()` | {_ms(median)} | {median / untracked:.2f}x | "
                 f"{median / (untracked + events):.2f}x |"
             )
-    spilled = floor.get("temp_bytes") or {}
-    if spilled and None not in spilled.values():
-        measured = ", ".join(f"{label}: {value / 1e6:.1f} MB" for label, value in spilled.items())
-        lines += [
-            "",
-            "An `UPDATE`'s transition tables (its old and new rows, which the tracked `update()`'s trigger "
-            "reads) stay in memory up to the `work_mem` the statement started with and spill to temporary "
-            f"files beyond (server's `work_mem`: {floor.get('work_mem')}). Temporary files the tracked "
-            f"`update()` of {_n(rows)} rows wrote: {measured}.",
-        ]
     return [*lines, ""]
 
 

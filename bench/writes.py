@@ -321,15 +321,11 @@ def event_floor(rows: int, repeat: int = 15) -> dict[str, Any]:
     indexes: dict[str, list[float]] = {}
     writes: dict[str, list[float]] = {}
     variants = {v.key: v for v in item_variants()}
-    untracked, tracked = variants["untracked"], variants["pghistory-admin+ctx"]
-    roomy = f"work_mem {ROOMY_WORK_MEM}"
     measured = [
-        ("untracked update()", untracked, _update, None),
-        ("tracked update()", tracked, _update, None),
-        (f"untracked update(), {roomy}", untracked, _update, ROOMY_WORK_MEM),
-        (f"tracked update(), {roomy}", tracked, _update, ROOMY_WORK_MEM),
-        ("untracked delete()", untracked, _delete, None),
-        ("tracked delete()", tracked, _delete, None),
+        ("untracked update()", variants["untracked"], _update),
+        ("tracked update()", variants["pghistory-admin+ctx"], _update),
+        ("untracked delete()", variants["untracked"], _delete),
+        ("tracked delete()", variants["pghistory-admin+ctx"], _delete),
     ]
     try:
         for index in range(len(_FLOOR_INDEXES)):
@@ -350,54 +346,23 @@ def event_floor(rows: int, repeat: int = 15) -> dict[str, Any]:
                 indexes.setdefault(label, []).append(
                     timed(lambda copy=copy: database.execute(insert.format(t=copy)))[0]
                 )
-            for label, variant, write, work_mem in measured:
+            for label, variant, write in measured:
                 database.truncate(*_tables(variant))
                 database.settle_context()
                 seed(variant.model, rows)
                 database.checkpoint()
 
-                def body(
-                    variant: Variant = variant, write: Any = write, mem: Any = work_mem
-                ) -> None:
+                def body(variant: Variant = variant, write: Any = write) -> None:
                     with variant.open_context(), transaction.atomic():
-                        if mem:
-                            database.execute("SET LOCAL work_mem = %s", [mem])
                         write(variant, None)
 
                 writes.setdefault(label, []).append(timed(body)[0])
-        spilled = {
-            label: _temp_bytes(tracked, rows, work_mem)
-            for label, work_mem in (("the server's work_mem", None), (roomy, ROOMY_WORK_MEM))
-        }
     finally:
         for copy in copies:
             database.execute(f"DROP TABLE IF EXISTS {copy}")
-        database.truncate(*{t for _, v, _, _ in measured for t in _tables(v)})
+        database.truncate(*{t for _, v, _ in measured for t in _tables(v)})
     return {
         "rows": rows,
-        "work_mem": database.scalar("SHOW work_mem"),
-        "roomy_work_mem": ROOMY_WORK_MEM,
-        "temp_bytes": spilled,
         "indexes": {label: Samples(s).as_dict() for label, s in indexes.items()},
         **{label: Samples(s).as_dict() for label, s in writes.items()},
     }
-
-
-#: A ``work_mem`` under which the transition tables of the floor's ``update()`` stay in memory
-#: (two of 20,000 rows of the item table take about 10 MB; Postgres's default is 4MB).
-ROOMY_WORK_MEM = "16MB"
-
-
-def _temp_bytes(variant: Variant, rows: int, work_mem: str | None) -> int | None:
-    """Bytes of temporary files the tracked ``update()`` of ``rows`` rows writes (its transition
-    tables, kept in memory up to the ``work_mem`` the statement started with, spill beyond)."""
-    database.truncate(*_tables(variant))
-    database.settle_context()
-    seed(variant.model, rows)
-    before = database.temp_bytes()
-    with variant.open_context(), transaction.atomic():
-        if work_mem:
-            database.execute("SET LOCAL work_mem = %s", [work_mem])
-        _update(variant, None)
-    after = database.temp_bytes()
-    return None if before is None or after is None else after - before
