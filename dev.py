@@ -9,16 +9,24 @@
 
 The first run creates ``.nox-bootstrap/`` holding nox (and uv, which nox uses to build the
 session environments quickly). Standard library only.
+
+``tests`` runs its matrix sessions ``PGHISTORY_TEST_JOBS`` at a time (default 2), each on an
+embedded server of its own, and prints each session's output when it ends. The sessions mostly
+wait (commits, sockets, subprocesses), so two at a time take about half as long on two cores.
+With ``DATABASE_URL`` set they run one after another: sessions sharing a server would share its
+test database and its roles.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -36,6 +44,9 @@ def main(argv: list[str]) -> int:
     _ensure_bootstrap()
     nox = [str(_BIN / "nox"), "--noxfile", str(ROOT / "noxfile.py")]
     env = {**os.environ, "PATH": os.pathsep.join([*_pyenv_bin_dirs(), os.environ.get("PATH", "")])}
+    if argv[:1] == ["tests"] and (jobs := _test_jobs(env)) > 1:
+        rest = argv[1:]
+        return _run_tests_in_parallel(nox, rest[1:] if rest[:1] == ["--"] else rest, env, jobs)
     process = subprocess.Popen([*nox, *_nox_args(argv)], cwd=ROOT, env=env)
     # Ctrl-C reaches nox and its session's command as well (one process group): nox lets the
     # command stop and reports how it ended, so dev.py waits for that instead of killing nox.
@@ -55,6 +66,89 @@ def _nox_args(argv: list[str]) -> list[str]:
     if rest[:1] == ["--"]:
         rest = rest[1:]
     return ["--sessions", session, *(["--", *rest] if rest else [])]
+
+
+def _test_jobs(env: dict[str, str]) -> int:
+    """How many test sessions run at once: ``PGHISTORY_TEST_JOBS``, 1 with ``DATABASE_URL``."""
+    if env.get("DATABASE_URL"):
+        return 1
+    value = env.get("PGHISTORY_TEST_JOBS", "2")
+    if not value.isdigit() or int(value) < 1:
+        sys.exit(f"dev.py: PGHISTORY_TEST_JOBS must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+def _run_tests_in_parallel(nox: list[str], rest: list[str], env: dict[str, str], jobs: int) -> int:
+    """Run every ``tests(...)`` session, ``jobs`` at a time, each slot on its own embedded server.
+
+    A slot keeps its data directory from session to session (``PGHISTORY_PGDATA``, then
+    ``<it>-2``, ``<it>-3``...). Each session's output goes to ``.nox/logs/`` and is printed
+    whole when the session ends; the exit status is 1 if any session failed, 130 if interrupted.
+    """
+    listed = subprocess.run([*nox, "--list", "--json"], cwd=ROOT, env=env, capture_output=True)
+    if listed.returncode != 0:
+        sys.stderr.buffer.write(listed.stdout + listed.stderr)
+        return listed.returncode
+    sessions = [s["session"] for s in json.loads(listed.stdout) if s["name"] == "tests"]
+    from devdb import embedded_data_dir  # standard library only at import
+
+    pgdata = embedded_data_dir()
+    logs = ROOT / ".nox" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"dev.py: {len(sessions)} test sessions, {jobs} at a time (output in {logs})", flush=True)
+    waiting = list(sessions)
+    running: dict[int, tuple[str, subprocess.Popen[bytes], float]] = {}
+    results: dict[str, tuple[int, float]] = {}
+    interrupted: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        waiting.clear()
+        for _, process, _ in running.values():
+            process.send_signal(signal.SIGINT)
+
+    def log_of(session: str) -> Path:
+        return logs / (re.sub(r"[^\w.-]+", "-", session).strip("-") + ".log")
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while waiting or running:
+            for slot in range(jobs):
+                if slot in running or not waiting:
+                    continue
+                session = waiting.pop(0)
+                data_dir = str(pgdata) + (f"-{slot + 1}" if slot else "")
+                with log_of(session).open("wb") as output:
+                    process = subprocess.Popen(
+                        [*nox, "--sessions", session, *(["--", *rest] if rest else [])],
+                        cwd=ROOT,
+                        env={**env, "PGHISTORY_PGDATA": data_dir},
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # Ctrl-C reaches the sessions through stop() only
+                    )
+                running[slot] = (session, process, time.monotonic())
+                print(f"dev.py: started {session}", flush=True)
+            time.sleep(0.2)
+            for slot, (session, process, started) in list(running.items()):
+                if process.poll() is not None:
+                    del running[slot]
+                    results[session] = (process.returncode, time.monotonic() - started)
+                    print(log_of(session).read_text(errors="replace"), end="")
+                    print(f"dev.py: {session} exited {process.returncode}", flush=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    print("dev.py: test sessions:")
+    for session in sessions:
+        if session not in results:
+            print(f"  not run {session}")
+            continue
+        code, seconds = results[session]
+        print(f"  {'ok     ' if code == 0 else 'FAILED '} {session} ({seconds / 60:.1f} min)")
+    if interrupted:
+        return 130
+    return 0 if len(results) == len(sessions) and not any(c for c, _ in results.values()) else 1
 
 
 def _ensure_bootstrap() -> None:

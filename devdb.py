@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 if TYPE_CHECKING:
     from pgserver.postgres_server import PostgresServer
 
-__all__ = ["databases", "get_database_url"]
+__all__ = ["databases", "embedded_data_dir", "get_database_url"]
 
 _server: PostgresServer | None = None
 
@@ -58,7 +58,8 @@ def databases(
     return result
 
 
-def _pgdata() -> Path:
+def embedded_data_dir() -> Path:
+    """The embedded server's data directory: ``$PGHISTORY_PGDATA``, or one in the user's cache."""
     if path := os.environ.get("PGHISTORY_PGDATA"):
         return Path(path).expanduser()
     return Path.home() / ".cache" / "pghistory-admin" / "pgdata"
@@ -72,7 +73,7 @@ def _embedded_server() -> PostgresServer:
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
             from pgserver.postgres_server import get_server
 
-        pgdata = _pgdata()
+        pgdata = embedded_data_dir()
         # Created here: pgserver.get_server() races when two processes create it at once.
         pgdata.mkdir(parents=True, exist_ok=True)
         _server = get_server(pgdata, cleanup_mode="stop")
