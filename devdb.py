@@ -12,9 +12,11 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import tempfile
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -76,9 +78,33 @@ def _embedded_server() -> PostgresServer:
         pgdata = embedded_data_dir()
         # Created here: pgserver.get_server() races when two processes create it at once.
         pgdata.mkdir(parents=True, exist_ok=True)
-        _server = get_server(pgdata, cleanup_mode="stop")
+        with _one_start_at_a_time():
+            _server = get_server(pgdata, cleanup_mode="stop")
         atexit.register(_stop_server)
     return _server
+
+
+@contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Hold a lock shared by every process of this machine while a server is found or started.
+
+    Run as root, pgserver first creates a system user for the server and changes the permissions
+    of its own install and of the data directory. Two processes doing that at once for two data
+    directories (``python dev.py tests`` runs two sessions at a time) can fail: seen as initdb's
+    "could not change permissions of directory" on a machine where the user did not exist yet.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no system user to create
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / "pghistory-admin-server-start.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _stop_server() -> None:
