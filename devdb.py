@@ -98,7 +98,8 @@ def _one_start_at_a_time() -> Iterator[None]:
     except ImportError:  # Windows: no system user to create
         yield
         return
-    path = Path(tempfile.gettempdir()) / "pghistory-admin-server-start.lock"
+    # One per user: a file another user created could not be opened for writing.
+    path = Path(tempfile.gettempdir()) / f"pghistory-admin-server-start-{os.getuid()}.lock"
     with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
