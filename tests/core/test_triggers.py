@@ -198,7 +198,8 @@ def test_an_update_whose_transition_tables_spill_to_disk_records_every_changed_r
         cursor.execute("SET LOCAL work_mem = '64kB'")
         assert Author.objects.update(email="same@x") == 6_000
     if before is not None:
-        assert _temp_files() > before
+        # Two files are the transition tables; the join's batches add more (64 seen here).
+        assert _temp_files() > before + 2
     updates = AuthorEvent.objects.filter(pgh_label="update")
     assert updates.count() == 4_000
     assert set(updates.values_list("email", flat=True)) == {"same@x"}
